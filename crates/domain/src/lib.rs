@@ -1,0 +1,11 @@
+//! The Robot ID domain, free of wire types and I/O: the identity code, the
+//! lifecycle rules, holders, and the per-robot hash chain.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod code;
+pub mod history;
+pub mod holder;
+pub mod lifecycle;
+pub mod robot;
+pub mod time;

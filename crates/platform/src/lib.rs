@@ -1,0 +1,17 @@
+//! The plumbing every Robot ID service shares, so that each gets start-up,
+//! health, reflection, shutdown, error details, pagination, its database and
+//! caller identity the same way.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod identity;
+pub mod pagination;
+pub mod secret;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+pub mod wire;

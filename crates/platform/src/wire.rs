@@ -1,0 +1,35 @@
+//! Conversions between wire and domain types that every service needs.
+
+use robotid_domain::time::Timestamp;
+
+pub fn timestamp_to_wire(time: Timestamp) -> prost_types::Timestamp {
+    let (seconds, nanos) = time.to_parts();
+    prost_types::Timestamp { seconds, nanos }
+}
+
+pub fn timestamp_from_wire(time: &prost_types::Timestamp) -> Timestamp {
+    Timestamp::from_parts(time.seconds, time.nanos)
+}
+
+/// An optional string field: proto3 has no presence for scalars, so empty
+/// means absent.
+pub fn non_empty(value: String) -> Option<String> {
+    if value.is_empty() { None } else { Some(value) }
+}
+
+use robotid_domain::code::{CountryCode, RobotId};
+
+use crate::error::ApiError;
+
+/// Parses an identity code from request field `field`. Codes of the home
+/// country were issued here and must carry a valid check character, so a
+/// mistyped one is refused before any lookup; foreign codes follow their
+/// own registry's serial scheme.
+pub fn robot_id(field: &str, value: &str, home: &CountryCode) -> Result<RobotId, ApiError> {
+    let id = RobotId::parse(value).map_err(|error| ApiError::invalid_argument(field, error))?;
+    if id.country() == *home && !id.has_valid_check_character() {
+        return RobotId::parse_issued(value)
+            .map_err(|error| ApiError::invalid_argument(field, error));
+    }
+    Ok(id)
+}

@@ -1,0 +1,394 @@
+//! The gRPC handlers: convert the request, call the store, convert the
+//! answer, map errors. Nothing else.
+
+use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode};
+use robotid_domain::history::{ChainVerdict, EventDraft};
+use robotid_domain::holder::HolderKey;
+use robotid_domain::lifecycle::EventKind;
+use robotid_domain::time::Timestamp;
+use robotid_platform::error::ApiError;
+use robotid_platform::idempotency::RequestKey;
+use robotid_platform::identity::Caller;
+use robotid_platform::pagination::{PageLimits, decode_token, encode_token};
+use robotid_platform::wire::{robot_id, timestamp_from_wire};
+use robotid_proto::registry::v1 as pb;
+use robotid_proto::registry::v1::registry_service_server::RegistryService;
+use tonic::{Request, Response, Status};
+
+use crate::convert::{
+    details_from_wire, event_kind_from_wire, event_to_wire, jurisdiction_to_wire, recall_to_wire,
+    registration_from_wire, robot_to_wire, status_to_wire,
+};
+use crate::store::{RecallDraft, RegistryStore, WriteError};
+
+/// `ErrorInfo.domain` of every error this service answers.
+pub const ERROR_DOMAIN: &str = "registry.robotid";
+
+/// At most this many robots per `RegisterRobots`, as many as one
+/// `IssueRobotIds` batch.
+const MAX_REGISTRATIONS: usize = 10_000;
+/// At most this many robots per `CheckEligibility`, one shipment's worth.
+const MAX_ELIGIBILITY: usize = 1_000;
+const MAX_RECALL_ROBOTS: usize = 10_000;
+
+pub struct RegistryApi {
+    store: RegistryStore,
+    home: CountryCode,
+    holder_key: HolderKey,
+}
+
+impl RegistryApi {
+    pub fn new(store: RegistryStore, home: CountryCode, holder_key: HolderKey) -> Self {
+        Self {
+            store,
+            home,
+            holder_key,
+        }
+    }
+}
+
+fn status(error: ApiError) -> Status {
+    error.into_status(ERROR_DOMAIN)
+}
+
+fn write_status(error: WriteError) -> Status {
+    status(match error {
+        WriteError::RobotNotFound(id) => {
+            ApiError::not_found("ROBOT_NOT_FOUND", format!("robots/{id}"))
+                .with_metadata("robot_id", id.as_str())
+        }
+        WriteError::Refused(refusal) => {
+            ApiError::failed_precondition(refusal.reason(), refusal.to_string())
+        }
+        WriteError::Conflict(id) => {
+            ApiError::already_exists("ROBOT_ALREADY_REGISTERED", format!("robots/{id}"))
+                .with_metadata("robot_id", id.as_str())
+        }
+        WriteError::Api(error) => error,
+    })
+}
+
+/// The request with its `request_id` cleared, for the fingerprint.
+fn without_request_id<T: Clone>(message: &T, clear: impl FnOnce(&mut T)) -> T {
+    let mut copy = message.clone();
+    clear(&mut copy);
+    copy
+}
+
+#[tonic::async_trait]
+impl RegistryService for RegistryApi {
+    async fn register_robots(
+        &self,
+        request: Request<pb::RegisterRobotsRequest>,
+    ) -> Result<Response<pb::RegisterRobotsResponse>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let key = RequestKey::new(
+            "RegisterRobots",
+            &message.request_id,
+            &without_request_id(&message, |m| m.request_id.clear()),
+        )
+        .map_err(status)?;
+        let pb::RegisterRobotsRequest {
+            request_id: _,
+            robots,
+        } = message;
+        if robots.is_empty() || robots.len() > MAX_REGISTRATIONS {
+            return Err(status(ApiError::invalid_argument(
+                "robots",
+                format!("1 to {MAX_REGISTRATIONS} robots per call"),
+            )));
+        }
+        let now = Timestamp::now();
+        let registrations = robots
+            .into_iter()
+            .enumerate()
+            .map(|(i, robot)| {
+                registration_from_wire(&format!("robots[{i}]"), robot, &self.home)
+                    .map(|(registration, occurred_at)| (registration, occurred_at.unwrap_or(now)))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(status)?;
+        let outcome = self
+            .store
+            .register(&key, registrations, &caller.to_string())
+            .await
+            .map_err(write_status)?;
+        Ok(Response::new(pb::RegisterRobotsResponse {
+            registered_count: outcome.registered as i32,
+            already_registered_count: outcome.already_registered as i32,
+        }))
+    }
+
+    async fn get_robot(
+        &self,
+        request: Request<pb::GetRobotRequest>,
+    ) -> Result<Response<pb::Robot>, Status> {
+        let pb::GetRobotRequest { robot_id: id, view } = request.into_inner();
+        let view = match pb::RobotView::try_from(view) {
+            Ok(pb::RobotView::Unspecified | pb::RobotView::Public) => pb::RobotView::Public,
+            Ok(pb::RobotView::Full) => pb::RobotView::Full,
+            Err(_) => return Err(status(ApiError::invalid_argument("view", "unknown view"))),
+        };
+        let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        let robot = self
+            .store
+            .robot(&id)
+            .await
+            .map_err(status)?
+            .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
+        Ok(Response::new(robot_to_wire(&robot, view)))
+    }
+
+    async fn record_event(
+        &self,
+        request: Request<pb::RecordEventRequest>,
+    ) -> Result<Response<pb::Event>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let key = RequestKey::new(
+            "RecordEvent",
+            &message.request_id,
+            &without_request_id(&message, |m| m.request_id.clear()),
+        )
+        .map_err(status)?;
+        let pb::RecordEventRequest {
+            request_id: _,
+            robot_id: id,
+            r#type,
+            details,
+            occur_time,
+        } = message;
+        let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        let kind = event_kind_from_wire("type", r#type).map_err(status)?;
+        if matches!(kind, EventKind::Issued) {
+            return Err(status(ApiError::invalid_argument(
+                "type",
+                "ISSUED is recorded by RegisterRobots only",
+            )));
+        }
+        let details = details_from_wire(details, &self.holder_key).map_err(status)?;
+        details.validate_for(kind).map_err(|e| {
+            status(ApiError::invalid_argument(
+                format!("details.{}", e.field),
+                e.problem,
+            ))
+        })?;
+        let draft = EventDraft {
+            kind,
+            details,
+            occurred_at: occur_time
+                .as_ref()
+                .map(timestamp_from_wire)
+                .unwrap_or_else(Timestamp::now),
+            actor: caller.to_string(),
+        };
+        let event = self
+            .store
+            .record_event(&key, &id, draft)
+            .await
+            .map_err(write_status)?;
+        Ok(Response::new(event_to_wire(&event)))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let pb::ListEventsRequest {
+            robot_id: id,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        let size = PageLimits::STANDARD.size(page_size).map_err(status)?;
+        let scope = format!("robots/{id}/events");
+        let after = match decode_token(&scope, &page_token).map_err(status)? {
+            None => 0,
+            Some(key) => key.parse::<u64>().map_err(|_| {
+                status(ApiError::invalid_argument(
+                    "page_token",
+                    "not a page token of this list",
+                ))
+            })?,
+        };
+        if after == 0 && self.store.robot(&id).await.map_err(status)?.is_none() {
+            return Err(write_status(WriteError::RobotNotFound(id)));
+        }
+        // One more than asked tells whether another page follows.
+        let mut events = self
+            .store
+            .events(&id, after, size + 1)
+            .await
+            .map_err(status)?;
+        let next_page_token = if events.len() > size as usize {
+            events.truncate(size as usize);
+            let last = events.last().map(|e| e.sequence).unwrap_or(after);
+            encode_token(&scope, &last.to_string())
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListEventsResponse {
+            events: events.iter().map(event_to_wire).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn verify_history(
+        &self,
+        request: Request<pb::VerifyHistoryRequest>,
+    ) -> Result<Response<pb::VerifyHistoryResponse>, Status> {
+        let pb::VerifyHistoryRequest { robot_id: id } = request.into_inner();
+        let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        let verdict = self
+            .store
+            .verify(&id)
+            .await
+            .map_err(status)?
+            .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
+        let response = match verdict {
+            ChainVerdict::Intact { event_count, head } => pb::VerifyHistoryResponse {
+                intact: true,
+                event_count: event_count as i64,
+                head_hash: head.to_hex(),
+                first_broken_sequence: 0,
+                problem: String::new(),
+            },
+            ChainVerdict::Broken { sequence, problem } => pb::VerifyHistoryResponse {
+                intact: false,
+                event_count: 0,
+                head_hash: String::new(),
+                first_broken_sequence: sequence as i64,
+                problem,
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn create_recall(
+        &self,
+        request: Request<pb::CreateRecallRequest>,
+    ) -> Result<Response<pb::Recall>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let key = RequestKey::new(
+            "CreateRecall",
+            &message.request_id,
+            &without_request_id(&message, |m| m.request_id.clear()),
+        )
+        .map_err(status)?;
+        let pb::CreateRecallRequest {
+            request_id: _,
+            manufacturer_code,
+            model_code,
+            robot_ids,
+            reason,
+        } = message;
+        let manufacturer = ManufacturerCode::parse(&manufacturer_code)
+            .map_err(|e| status(ApiError::invalid_argument("manufacturer_code", e)))?;
+        let model = ModelCode::parse(&model_code)
+            .map_err(|e| status(ApiError::invalid_argument("model_code", e)))?;
+        if reason.trim().is_empty() || reason.chars().count() > 2_000 {
+            return Err(status(ApiError::invalid_argument(
+                "reason",
+                "1 to 2,000 characters",
+            )));
+        }
+        if robot_ids.len() > MAX_RECALL_ROBOTS {
+            return Err(status(ApiError::invalid_argument(
+                "robot_ids",
+                format!("at most {MAX_RECALL_ROBOTS}; leave empty to recall the whole model"),
+            )));
+        }
+        let robot_ids = robot_ids
+            .iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let field = format!("robot_ids[{i}]");
+                let id = robot_id(&field, value, &self.home)?;
+                if id.manufacturer() != manufacturer || id.model() != model {
+                    return Err(ApiError::invalid_argument(
+                        field,
+                        "not a robot of the recalled model",
+                    ));
+                }
+                Ok(id)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(status)?;
+        let draft = RecallDraft {
+            manufacturer,
+            model,
+            robot_ids,
+            reason,
+        };
+        let recall = self
+            .store
+            .create_recall(&key, draft, &caller.to_string())
+            .await
+            .map_err(write_status)?;
+        Ok(Response::new(recall_to_wire(&recall)))
+    }
+
+    async fn check_eligibility(
+        &self,
+        request: Request<pb::CheckEligibilityRequest>,
+    ) -> Result<Response<pb::CheckEligibilityResponse>, Status> {
+        let pb::CheckEligibilityRequest {
+            robot_ids,
+            intended_event,
+            verify_history,
+        } = request.into_inner();
+        if robot_ids.is_empty() || robot_ids.len() > MAX_ELIGIBILITY {
+            return Err(status(ApiError::invalid_argument(
+                "robot_ids",
+                format!("1 to {MAX_ELIGIBILITY} robots per call"),
+            )));
+        }
+        let intended = event_kind_from_wire("intended_event", intended_event).map_err(status)?;
+        let ids = robot_ids
+            .iter()
+            .enumerate()
+            .map(|(i, value)| robot_id(&format!("robot_ids[{i}]"), value, &self.home))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(status)?;
+        let robots = self.store.robots(&ids).await.map_err(status)?;
+        let chains = if verify_history {
+            Some(self.store.verify_many(&robots).await.map_err(status)?)
+        } else {
+            None
+        };
+        let verdicts = ids
+            .iter()
+            .map(|id| {
+                let Some(index) = robots.iter().position(|robot| robot.robot_id == *id) else {
+                    return pb::EligibilityVerdict {
+                        robot_id: id.as_str().to_owned(),
+                        eligible: false,
+                        reason: "ROBOT_NOT_FOUND".into(),
+                        ..pb::EligibilityVerdict::default()
+                    };
+                };
+                let robot = &robots[index];
+                let broken = chains
+                    .as_ref()
+                    .is_some_and(|chains| matches!(chains[index], ChainVerdict::Broken { .. }));
+                let reason = match robot.state.apply(intended) {
+                    Err(refusal) => refusal.reason(),
+                    Ok(_) if broken => "HISTORY_BROKEN",
+                    Ok(_) => "",
+                };
+                pb::EligibilityVerdict {
+                    robot_id: id.as_str().to_owned(),
+                    eligible: reason.is_empty(),
+                    reason: reason.to_owned(),
+                    status: status_to_wire(robot.state.status).into(),
+                    jurisdiction: jurisdiction_to_wire(robot.state.jurisdiction).into(),
+                    manufacturer_name: robot.manufacturer_name.clone(),
+                    model_name: robot.model_name.clone(),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::CheckEligibilityResponse { verdicts }))
+    }
+}

@@ -1,0 +1,47 @@
+//! The registry's settings.
+
+use std::path::PathBuf;
+
+use robotid_platform::config::ServerArgs;
+
+pub const DEFAULT_PORT: u16 = 50052;
+
+/// robotid-registry: every robot, its status and holds, and its
+/// hash-chained history.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "robotid-registry", version)]
+pub struct RegistryConfig {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// This registry's country (ISO 3166-1 alpha-2): codes of this country
+    /// were issued here and must carry a valid check character.
+    #[arg(long, env = "ROBOTID_COUNTRY", default_value = "CN")]
+    pub country: String,
+
+    /// File holding the secret (at least 32 bytes) that keys private holder
+    /// hashes. With SQLite and no file given, one is made beside the
+    /// database; PostgreSQL deployments must give it (a Kubernetes secret).
+    #[arg(long, env = "ROBOTID_HOLDER_KEY_FILE")]
+    pub holder_key_file: Option<PathBuf>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "ROBOTID_DATABASE_CONNECTIONS", default_value_t = 8)]
+    pub database_connections: u32,
+}
+
+impl RegistryConfig {
+    /// Settings for a registry on `database_url`, listening on `listen`.
+    pub fn new(listen: std::net::SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            server: ServerArgs {
+                listen: Some(listen),
+                database_url: database_url.into(),
+                log_format: Default::default(),
+            },
+            country: "CN".into(),
+            holder_key_file: None,
+            database_connections: 8,
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Wire ↔ domain conversions at the registry's edge. Conversions from the
+//! wire destructure every field, so a new proto field is a compile error
+//! here until it is handled.
+
+use robotid_domain::code::CountryCode;
+use robotid_domain::history::{Event, EventDetails};
+use robotid_domain::holder::{Holder, HolderKey};
+use robotid_domain::lifecycle::{EventKind, Jurisdiction, RobotState, Status};
+use robotid_domain::robot::{ImportOrigin, Production, Recall, Registration, Robot};
+use robotid_domain::time::Timestamp;
+use robotid_platform::error::ApiError;
+use robotid_platform::wire::{non_empty, robot_id, timestamp_from_wire, timestamp_to_wire};
+use robotid_proto::common::v1 as common;
+use robotid_proto::registry::v1 as pb;
+
+pub fn event_kind_from_wire(field: &str, value: i32) -> Result<EventKind, ApiError> {
+    use common::EventType as T;
+    let kind = match T::try_from(value) {
+        Ok(T::Issued) => EventKind::Issued,
+        Ok(T::ReleasedToMarket) => EventKind::ReleasedToMarket,
+        Ok(T::Sold) => EventKind::Sold,
+        Ok(T::OwnershipTransferred) => EventKind::OwnershipTransferred,
+        Ok(T::Deployed) => EventKind::Deployed,
+        Ok(T::MaintenancePerformed) => EventKind::MaintenancePerformed,
+        Ok(T::ComponentReplaced) => EventKind::ComponentReplaced,
+        Ok(T::FirmwareUpdated) => EventKind::FirmwareUpdated,
+        Ok(T::IncidentReported) => EventKind::IncidentReported,
+        Ok(T::RecallIssued) => EventKind::RecallIssued,
+        Ok(T::RecallRemedied) => EventKind::RecallRemedied,
+        Ok(T::ReportedStolen) => EventKind::ReportedStolen,
+        Ok(T::Recovered) => EventKind::Recovered,
+        Ok(T::ExportCleared) => EventKind::ExportCleared,
+        Ok(T::Exported) => EventKind::Exported,
+        Ok(T::Imported) => EventKind::Imported,
+        Ok(T::Decommissioned) => EventKind::Decommissioned,
+        Ok(T::Recycled) => EventKind::Recycled,
+        Ok(T::Unspecified) | Err(_) => {
+            return Err(ApiError::invalid_argument(
+                field,
+                "an event type is required",
+            ));
+        }
+    };
+    Ok(kind)
+}
+
+pub fn event_kind_to_wire(kind: EventKind) -> common::EventType {
+    use common::EventType as T;
+    match kind {
+        EventKind::Issued => T::Issued,
+        EventKind::ReleasedToMarket => T::ReleasedToMarket,
+        EventKind::Sold => T::Sold,
+        EventKind::OwnershipTransferred => T::OwnershipTransferred,
+        EventKind::Deployed => T::Deployed,
+        EventKind::MaintenancePerformed => T::MaintenancePerformed,
+        EventKind::ComponentReplaced => T::ComponentReplaced,
+        EventKind::FirmwareUpdated => T::FirmwareUpdated,
+        EventKind::IncidentReported => T::IncidentReported,
+        EventKind::RecallIssued => T::RecallIssued,
+        EventKind::RecallRemedied => T::RecallRemedied,
+        EventKind::ReportedStolen => T::ReportedStolen,
+        EventKind::Recovered => T::Recovered,
+        EventKind::ExportCleared => T::ExportCleared,
+        EventKind::Exported => T::Exported,
+        EventKind::Imported => T::Imported,
+        EventKind::Decommissioned => T::Decommissioned,
+        EventKind::Recycled => T::Recycled,
+    }
+}
+
+pub fn status_to_wire(status: Status) -> common::RobotStatus {
+    match status {
+        Status::Registered => common::RobotStatus::Registered,
+        Status::InMarket => common::RobotStatus::InMarket,
+        Status::InService => common::RobotStatus::InService,
+        Status::Decommissioned => common::RobotStatus::Decommissioned,
+        Status::Recycled => common::RobotStatus::Recycled,
+    }
+}
+
+pub fn jurisdiction_to_wire(jurisdiction: Jurisdiction) -> common::Jurisdiction {
+    match jurisdiction {
+        Jurisdiction::Domestic => common::Jurisdiction::Domestic,
+        Jurisdiction::ExportCleared => common::Jurisdiction::ExportCleared,
+        Jurisdiction::Abroad => common::Jurisdiction::Abroad,
+    }
+}
+
+fn holder_from_wire(
+    field: &str,
+    holder: common::Holder,
+    key: &HolderKey,
+) -> Result<Holder, ApiError> {
+    let common::Holder { kind } = holder;
+    match kind {
+        Some(common::holder::Kind::OrganizationId(id)) => Holder::organization(&id)
+            .map_err(|e| ApiError::invalid_argument(format!("{field}.organization_id"), e)),
+        Some(common::holder::Kind::PrivateReference(reference)) => Holder::private(key, &reference)
+            .map_err(|e| ApiError::invalid_argument(format!("{field}.private_reference"), e)),
+        Some(common::holder::Kind::PrivateReferenceHash(_)) => Err(ApiError::invalid_argument(
+            format!("{field}.private_reference_hash"),
+            "output only: give the private_reference instead",
+        )),
+        None => Err(ApiError::invalid_argument(
+            field,
+            "an organization_id or a private_reference",
+        )),
+    }
+}
+
+fn holder_to_wire(holder: &Holder) -> common::Holder {
+    let kind = match holder {
+        Holder::Organization(id) => common::holder::Kind::OrganizationId(id.clone()),
+        Holder::Private(digest) => common::holder::Kind::PrivateReferenceHash(digest.clone()),
+    };
+    common::Holder { kind: Some(kind) }
+}
+
+pub fn details_from_wire(
+    details: Option<pb::EventDetails>,
+    key: &HolderKey,
+) -> Result<EventDetails, ApiError> {
+    let pb::EventDetails {
+        holder,
+        country_code,
+        recall,
+        note,
+        component,
+        firmware_version,
+        reference,
+    } = details.unwrap_or_default();
+    Ok(EventDetails {
+        holder: holder
+            .map(|holder| holder_from_wire("details.holder", holder, key))
+            .transpose()?,
+        country: non_empty(country_code),
+        recall: non_empty(recall),
+        note: non_empty(note),
+        component: non_empty(component),
+        firmware_version: non_empty(firmware_version),
+        reference: non_empty(reference),
+    })
+}
+
+fn details_to_wire(details: &EventDetails) -> pb::EventDetails {
+    pb::EventDetails {
+        holder: details.holder.as_ref().map(holder_to_wire),
+        country_code: details.country.clone().unwrap_or_default(),
+        recall: details.recall.clone().unwrap_or_default(),
+        note: details.note.clone().unwrap_or_default(),
+        component: details.component.clone().unwrap_or_default(),
+        firmware_version: details.firmware_version.clone().unwrap_or_default(),
+        reference: details.reference.clone().unwrap_or_default(),
+    }
+}
+
+pub fn event_to_wire(event: &Event) -> pb::Event {
+    pb::Event {
+        robot_id: event.robot_id.as_str().to_owned(),
+        sequence: event.sequence as i64,
+        r#type: event_kind_to_wire(event.kind).into(),
+        details: Some(details_to_wire(&event.details)),
+        occur_time: Some(timestamp_to_wire(event.occurred_at)),
+        record_time: Some(timestamp_to_wire(event.recorded_at)),
+        actor: event.actor.clone(),
+        previous_hash: event.previous_hash.to_hex(),
+        hash: event.hash.to_hex(),
+        status_after: status_to_wire(event.status_after).into(),
+    }
+}
+
+/// The public card (manufacturer, model, production date, status, open
+/// recall) or everything the registry holds.
+pub fn robot_to_wire(robot: &Robot, view: pb::RobotView) -> pb::Robot {
+    let id = &robot.robot_id;
+    let mut wire = pb::Robot {
+        robot_id: id.as_str().to_owned(),
+        display_id: id.display(),
+        country_code: id.country().as_str().to_owned(),
+        manufacturer_code: id.manufacturer().as_str().to_owned(),
+        model_code: id.model().as_str().to_owned(),
+        serial: id.serial().as_str().to_owned(),
+        manufacturer_name: robot.manufacturer_name.clone(),
+        model_name: robot.model_name.clone(),
+        status: status_to_wire(robot.state.status).into(),
+        recalled: robot.state.holds.recalled,
+        production: Some(common::Production {
+            production_time: robot.production.produced_at.map(timestamp_to_wire),
+            factory: String::new(),
+        }),
+        open_recall: robot.open_recall.clone().unwrap_or_default(),
+        view: view.into(),
+        ..pb::Robot::default()
+    };
+    if view == pb::RobotView::Full {
+        if let Some(production) = &mut wire.production {
+            production.factory = robot.production.factory.clone().unwrap_or_default();
+        }
+        wire.stolen = robot.state.holds.stolen;
+        wire.jurisdiction = jurisdiction_to_wire(robot.state.jurisdiction).into();
+        wire.holder = robot.holder.as_ref().map(holder_to_wire);
+        wire.origin_country = robot.origin_country.clone().unwrap_or_default();
+        wire.event_count = robot.event_count as i64;
+        wire.head_hash = robot.head_hash.to_hex();
+        wire.register_time = Some(timestamp_to_wire(robot.registered_at));
+        wire.update_time = Some(timestamp_to_wire(robot.updated_at));
+    }
+    wire
+}
+
+/// One registration and the time of its first event.
+pub fn registration_from_wire(
+    field: &str,
+    registration: pb::RobotRegistration,
+    home: &CountryCode,
+) -> Result<(Registration, Option<Timestamp>), ApiError> {
+    let pb::RobotRegistration {
+        robot_id: id,
+        manufacturer_name,
+        model_name,
+        production,
+        import_origin,
+        occur_time,
+    } = registration;
+    let robot_id = robot_id(&format!("{field}.robot_id"), &id, home)?;
+    for (name, value) in [
+        ("manufacturer_name", &manufacturer_name),
+        ("model_name", &model_name),
+    ] {
+        if value.trim().is_empty() || value.chars().count() > 200 {
+            return Err(ApiError::invalid_argument(
+                format!("{field}.{name}"),
+                "1 to 200 characters",
+            ));
+        }
+    }
+    let production = production.map(|p| {
+        let common::Production {
+            production_time,
+            factory,
+        } = p;
+        Production {
+            produced_at: production_time.as_ref().map(timestamp_from_wire),
+            factory: non_empty(factory),
+        }
+    });
+    let import = import_origin
+        .map(|origin| {
+            import_origin_from_wire(&format!("{field}.import_origin"), origin, &robot_id, home)
+        })
+        .transpose()?;
+    if import.is_none() && robot_id.country() != *home {
+        return Err(ApiError::invalid_argument(
+            format!("{field}.robot_id"),
+            format!(
+                "a robot issued here has country {home}; a foreign robot needs its import_origin"
+            ),
+        ));
+    }
+    Ok((
+        Registration {
+            robot_id,
+            manufacturer_name,
+            model_name,
+            production: production.unwrap_or_default(),
+            import,
+        },
+        occur_time.as_ref().map(timestamp_from_wire),
+    ))
+}
+
+fn import_origin_from_wire(
+    field: &str,
+    origin: pb::ImportOrigin,
+    robot_id: &robotid_domain::code::RobotId,
+    home: &CountryCode,
+) -> Result<ImportOrigin, ApiError> {
+    let pb::ImportOrigin {
+        country_code,
+        status,
+        transfer,
+    } = origin;
+    let country = CountryCode::parse(&country_code)
+        .map_err(|e| ApiError::invalid_argument(format!("{field}.country_code"), e))?;
+    if country == *home || country != robot_id.country() {
+        return Err(ApiError::invalid_argument(
+            format!("{field}.country_code"),
+            "the foreign country that issued the robot, as its code's country segment says",
+        ));
+    }
+    let status = match common::RobotStatus::try_from(status) {
+        Ok(common::RobotStatus::InMarket) => Status::InMarket,
+        Ok(common::RobotStatus::InService) => Status::InService,
+        _ => {
+            return Err(ApiError::invalid_argument(
+                format!("{field}.status"),
+                "an imported robot is IN_MARKET or IN_SERVICE",
+            ));
+        }
+    };
+    Ok(ImportOrigin {
+        country: country.as_str().to_owned(),
+        state: RobotState::imported(status),
+        transfer: non_empty(transfer),
+    })
+}
+
+pub fn recall_to_wire(recall: &Recall) -> pb::Recall {
+    pb::Recall {
+        name: recall.name.clone(),
+        manufacturer_code: recall.manufacturer.as_str().to_owned(),
+        model_code: recall.model.as_str().to_owned(),
+        robot_ids: recall
+            .robot_ids
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect(),
+        reason: recall.reason.clone(),
+        affected_robot_count: recall.affected_robot_count as i64,
+        create_time: Some(timestamp_to_wire(recall.created_at)),
+    }
+}

@@ -1,0 +1,13 @@
+//! The Robot ID registry service: a thin gRPC layer over the domain and the
+//! registry's store.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod api;
+pub mod app;
+pub mod config;
+mod convert;
+pub mod store;
+
+pub use app::App;
+pub use config::RegistryConfig;

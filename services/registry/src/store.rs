@@ -1,0 +1,649 @@
+//! The registry's storage: robots, their events and recalls, on SQLite or
+//! PostgreSQL through one set of portable SQL statements.
+//!
+//! Every write runs in one transaction that begins with a write (the request
+//! claim, then a no-op update of the robot row): in PostgreSQL that takes the
+//! robot's row lock, in SQLite the database write lock, so concurrent events
+//! on one robot queue up and its history stays one linear chain.
+
+use robotid_domain::code::{ManufacturerCode, ModelCode, RobotId};
+use robotid_domain::history::{
+    ChainVerdict, ChainVerifier, Digest, Event, EventDetails, EventDraft,
+};
+use robotid_domain::holder::Holder;
+use robotid_domain::lifecycle::{EventKind, Holds, Jurisdiction, Refusal, RobotState, Status};
+use robotid_domain::robot::{Production, Recall, Registration, Robot};
+use robotid_domain::time::Timestamp;
+use robotid_platform::db::Database;
+use robotid_platform::error::ApiError;
+use robotid_platform::idempotency::{self, Claim, RequestKey};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("robot {0} is not registered")]
+    RobotNotFound(RobotId),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("robot {0} is already registered with different data")]
+    Conflict(RobotId),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(error: sqlx::Error) -> Self {
+        WriteError::Api(error.into())
+    }
+}
+
+/// What `register` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterOutcome {
+    pub registered: u64,
+    pub already_registered: u64,
+}
+
+/// A recall to open.
+#[derive(Debug, Clone)]
+pub struct RecallDraft {
+    pub manufacturer: ManufacturerCode,
+    pub model: ModelCode,
+    pub robot_ids: Vec<RobotId>,
+    pub reason: String,
+}
+
+#[derive(Clone)]
+pub struct RegistryStore {
+    db: Database,
+}
+
+// Column lists as macros, so that queries stay `&'static str` literals:
+// no formatting per call, and sqlx's injection guard is satisfied.
+macro_rules! robot_columns {
+    () => {
+        "robot_id, manufacturer_name, model_name, produced_at, factory, status, recalled, stolen, \
+         jurisdiction, holder_kind, holder, open_recall, origin_country, event_count, head_hash, \
+         registered_at, updated_at"
+    };
+}
+
+macro_rules! event_columns {
+    () => {
+        "robot_id, sequence, kind, holder_kind, holder, country, recall, note, component, \
+         firmware_version, reference, occurred_at, recorded_at, actor, status_after, \
+         previous_hash, hash"
+    };
+}
+
+const SELECT_ROBOT: &str = concat!(
+    "SELECT ",
+    robot_columns!(),
+    " FROM robots WHERE robot_id = $1"
+);
+const SELECT_EVENTS_AFTER: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE robot_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
+);
+const SELECT_EVENT: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE robot_id = $1 AND sequence = $2"
+);
+
+/// Rows per multi-row INSERT: 500 × 19 columns stays under SQLite's 32,766
+/// bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+impl RegistryStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Registers robots with their first event. Robots already registered
+    /// with the same data are counted, not written again, so a delivery can
+    /// be repeated; one registered with different data fails the batch.
+    pub async fn register(
+        &self,
+        key: &RequestKey,
+        registrations: Vec<(Registration, Timestamp)>,
+        actor: &str,
+    ) -> Result<RegisterOutcome, WriteError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            return Ok(parse_register_result(&result));
+        }
+
+        let mut outcome = RegisterOutcome {
+            registered: 0,
+            already_registered: 0,
+        };
+        for chunk in registrations.chunks(INSERT_CHUNK) {
+            let created: Vec<(Robot, Event)> = chunk
+                .iter()
+                .map(|(registration, occurred_at)| {
+                    Robot::register(registration.clone(), *occurred_at, actor.to_owned(), now)
+                })
+                .collect();
+            let inserted = insert_robots(&mut tx, &created).await?;
+            let (new, existing): (Vec<_>, Vec<_>) = created
+                .into_iter()
+                .partition(|(robot, _)| inserted.contains(&robot.robot_id));
+            for (robot, _) in &existing {
+                let stored = load_robot(&mut tx, &robot.robot_id)
+                    .await?
+                    .ok_or_else(|| WriteError::RobotNotFound(robot.robot_id.clone()))?;
+                if !same_registration(&stored, robot) {
+                    return Err(WriteError::Conflict(robot.robot_id.clone()));
+                }
+            }
+            let events: Vec<Event> = new.into_iter().map(|(_, event)| event).collect();
+            insert_events(&mut tx, &events).await?;
+            outcome.registered += events.len() as u64;
+            outcome.already_registered += existing.len() as u64;
+        }
+
+        let result = format!("{},{}", outcome.registered, outcome.already_registered);
+        idempotency::complete(&mut tx, key, &result).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub async fn robot(&self, robot_id: &RobotId) -> Result<Option<Robot>, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        load_robot(&mut connection, robot_id).await
+    }
+
+    /// Several robots in one query, in no particular order.
+    pub async fn robots(&self, robot_ids: &[RobotId]) -> Result<Vec<Robot>, ApiError> {
+        let mut robots = Vec::with_capacity(robot_ids.len());
+        let mut connection = self.db.pool.acquire().await?;
+        for chunk in robot_ids.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    robot_columns!(),
+                    " FROM robots WHERE robot_id IN ({})"
+                ),
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for robot_id in chunk {
+                query = query.bind(robot_id.as_str());
+            }
+            for row in query.fetch_all(&mut *connection).await? {
+                robots.push(robot_from_row(&row)?);
+            }
+        }
+        Ok(robots)
+    }
+
+    /// Appends an event if the lifecycle allows it.
+    pub async fn record_event(
+        &self,
+        key: &RequestKey,
+        robot_id: &RobotId,
+        draft: EventDraft,
+    ) -> Result<Event, WriteError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            let sequence: i64 = result.parse().map_err(|_| corrupt("request result"))?;
+            return Ok(load_event(&mut tx, robot_id, sequence).await?);
+        }
+        let event = append_event(&mut tx, robot_id, draft, now).await?;
+        idempotency::complete(&mut tx, key, &event.sequence.to_string()).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Opens a recall and records RECALL_ISSUED on every affected robot, in
+    /// one transaction. Robots past the end of their life (decommissioned,
+    /// recycled) or abroad-only states the lifecycle refuses are skipped.
+    pub async fn create_recall(
+        &self,
+        key: &RequestKey,
+        draft: RecallDraft,
+        actor: &str,
+    ) -> Result<Recall, WriteError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            let id: i64 = result.parse().map_err(|_| corrupt("request result"))?;
+            return Ok(load_recall(&mut tx, id).await?);
+        }
+
+        let listed: Vec<&str> = draft.robot_ids.iter().map(RobotId::as_str).collect();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO recalls (manufacturer_code, model_code, robot_ids, reason, \
+             affected_robot_count, created_at) VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
+        )
+        .bind(draft.manufacturer.as_str())
+        .bind(draft.model.as_str())
+        .bind(listed.join(","))
+        .bind(&draft.reason)
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let name = format!("recalls/{id}");
+
+        let targets: Vec<RobotId> = if draft.robot_ids.is_empty() {
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT robot_id FROM robots WHERE manufacturer_code = $1 AND model_code = $2 \
+                 ORDER BY robot_id",
+            )
+            .bind(draft.manufacturer.as_str())
+            .bind(draft.model.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            rows.iter()
+                .map(|id| RobotId::parse(id).map_err(|_| corrupt("robot_id")))
+                .collect::<Result<_, _>>()?
+        } else {
+            draft.robot_ids.clone()
+        };
+
+        let mut affected = 0_i64;
+        for robot_id in &targets {
+            let draft = EventDraft {
+                kind: EventKind::RecallIssued,
+                details: EventDetails {
+                    recall: Some(name.clone()),
+                    note: Some(draft.reason.clone()),
+                    ..EventDetails::default()
+                },
+                occurred_at: now,
+                actor: actor.to_owned(),
+            };
+            match append_event(&mut tx, robot_id, draft, now).await {
+                Ok(_) => affected += 1,
+                Err(WriteError::Refused(refusal)) => {
+                    tracing::debug!(%robot_id, reason = refusal.reason(), "robot not affected by recall");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        sqlx::query("UPDATE recalls SET affected_robot_count = $1 WHERE id = $2")
+            .bind(affected)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        idempotency::complete(&mut tx, key, &id.to_string()).await?;
+        let recall = load_recall(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(recall)
+    }
+
+    /// Up to `limit` events after `after_sequence`, oldest first.
+    pub async fn events(
+        &self,
+        robot_id: &RobotId,
+        after_sequence: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>, ApiError> {
+        let rows = sqlx::query(SELECT_EVENTS_AFTER)
+            .bind(robot_id.as_str())
+            .bind(after_sequence as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Walks a robot's stored history; `None` if the robot is unknown.
+    pub async fn verify(&self, robot_id: &RobotId) -> Result<Option<ChainVerdict>, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        let Some(robot) = load_robot(&mut connection, robot_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(verify_chain(&mut connection, &robot).await?))
+    }
+
+    /// Verdicts for several robots at once, for eligibility checks.
+    pub async fn verify_many(&self, robots: &[Robot]) -> Result<Vec<ChainVerdict>, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        let mut verdicts = Vec::with_capacity(robots.len());
+        for robot in robots {
+            verdicts.push(verify_chain(&mut connection, robot).await?);
+        }
+        Ok(verdicts)
+    }
+}
+
+/// Checks `draft` against the robot's state and appends it, inside the
+/// caller's transaction.
+async fn append_event(
+    tx: &mut AnyConnection,
+    robot_id: &RobotId,
+    draft: EventDraft,
+    now: Timestamp,
+) -> Result<Event, WriteError> {
+    // A write before the read: takes the row lock (PostgreSQL) or the write
+    // lock (SQLite) so that no other event is appended in between.
+    let locked = sqlx::query("UPDATE robots SET updated_at = updated_at WHERE robot_id = $1")
+        .bind(robot_id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if locked == 0 {
+        return Err(WriteError::RobotNotFound(robot_id.clone()));
+    }
+    let robot = load_robot(tx, robot_id)
+        .await?
+        .ok_or_else(|| WriteError::RobotNotFound(robot_id.clone()))?;
+    let (next, event) = robot.record(draft, now)?;
+    insert_events(tx, std::slice::from_ref(&event)).await?;
+    let (holder_kind, holder) = holder_columns(next.holder.as_ref());
+    sqlx::query(
+        "UPDATE robots SET status = $1, recalled = $2, stolen = $3, jurisdiction = $4, \
+         holder_kind = $5, holder = $6, open_recall = $7, event_count = $8, head_hash = $9, \
+         updated_at = $10 WHERE robot_id = $11",
+    )
+    .bind(next.state.status.as_str())
+    .bind(i64::from(next.state.holds.recalled))
+    .bind(i64::from(next.state.holds.stolen))
+    .bind(next.state.jurisdiction.as_str())
+    .bind(holder_kind)
+    .bind(holder)
+    .bind(next.open_recall.as_deref())
+    .bind(next.event_count as i64)
+    .bind(&next.head_hash.0[..])
+    .bind(next.updated_at.as_micros())
+    .bind(robot_id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(event)
+}
+
+async fn verify_chain(
+    connection: &mut AnyConnection,
+    robot: &Robot,
+) -> Result<ChainVerdict, ApiError> {
+    const CHUNK: i64 = 1_000;
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0_i64;
+    loop {
+        let rows = sqlx::query(SELECT_EVENTS_AFTER)
+            .bind(robot.robot_id.as_str())
+            .bind(after)
+            .bind(CHUNK)
+            .fetch_all(&mut *connection)
+            .await?;
+        for row in &rows {
+            match event_from_row(row) {
+                Ok(event) => verifier.push(&event),
+                // A row edited into something unreadable is a break too.
+                Err(_) => {
+                    let sequence: i64 = row.try_get("sequence").unwrap_or(after + 1);
+                    return Ok(ChainVerdict::Broken {
+                        sequence: sequence as u64,
+                        problem: format!("event {sequence} cannot be read back"),
+                    });
+                }
+            }
+            after = row.try_get("sequence")?;
+        }
+        if (rows.len() as i64) < CHUNK {
+            break;
+        }
+    }
+    Ok(verifier.finish(robot.head_hash, robot.event_count))
+}
+
+async fn insert_robots(
+    tx: &mut AnyConnection,
+    created: &[(Robot, Event)],
+) -> Result<Vec<RobotId>, sqlx::Error> {
+    const COLUMNS: usize = 19;
+    let rows: Vec<String> = (0..created.len())
+        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect();
+    let sql = format!(
+        concat!(
+            "INSERT INTO robots (manufacturer_code, model_code, ",
+            robot_columns!(),
+            ") VALUES {} ON CONFLICT (robot_id) DO NOTHING RETURNING robot_id"
+        ),
+        rows.join(", ")
+    );
+    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+    for (robot, _) in created {
+        let (holder_kind, holder) = holder_columns(robot.holder.as_ref());
+        query = query
+            .bind(robot.robot_id.manufacturer().as_str().to_owned())
+            .bind(robot.robot_id.model().as_str().to_owned())
+            .bind(robot.robot_id.as_str())
+            .bind(robot.manufacturer_name.clone())
+            .bind(robot.model_name.clone())
+            .bind(robot.production.produced_at.map(Timestamp::as_micros))
+            .bind(robot.production.factory.clone())
+            .bind(robot.state.status.as_str())
+            .bind(i64::from(robot.state.holds.recalled))
+            .bind(i64::from(robot.state.holds.stolen))
+            .bind(robot.state.jurisdiction.as_str())
+            .bind(holder_kind)
+            .bind(holder)
+            .bind(robot.open_recall.clone())
+            .bind(robot.origin_country.clone())
+            .bind(robot.event_count as i64)
+            .bind(robot.head_hash.0.to_vec())
+            .bind(robot.registered_at.as_micros())
+            .bind(robot.updated_at.as_micros());
+    }
+    let inserted = query.fetch_all(&mut *tx).await?;
+    Ok(inserted
+        .iter()
+        .filter_map(|id| RobotId::parse(id).ok())
+        .collect())
+}
+
+async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 17;
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len())
+        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect();
+    let sql = format!(
+        concat!("INSERT INTO events (", event_columns!(), ") VALUES {}"),
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for event in events {
+        let (holder_kind, holder) = holder_columns(event.details.holder.as_ref());
+        let details = &event.details;
+        query = query
+            .bind(event.robot_id.as_str())
+            .bind(event.sequence as i64)
+            .bind(event.kind.as_str())
+            .bind(holder_kind)
+            .bind(holder)
+            .bind(details.country.clone())
+            .bind(details.recall.clone())
+            .bind(details.note.clone())
+            .bind(details.component.clone())
+            .bind(details.firmware_version.clone())
+            .bind(details.reference.clone())
+            .bind(event.occurred_at.as_micros())
+            .bind(event.recorded_at.as_micros())
+            .bind(event.actor.clone())
+            .bind(event.status_after.as_str())
+            .bind(event.previous_hash.0.to_vec())
+            .bind(event.hash.0.to_vec());
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn load_robot(
+    connection: &mut AnyConnection,
+    robot_id: &RobotId,
+) -> Result<Option<Robot>, ApiError> {
+    let row = sqlx::query(SELECT_ROBOT)
+        .bind(robot_id.as_str())
+        .fetch_optional(&mut *connection)
+        .await?;
+    row.as_ref().map(robot_from_row).transpose()
+}
+
+async fn load_event(
+    connection: &mut AnyConnection,
+    robot_id: &RobotId,
+    sequence: i64,
+) -> Result<Event, ApiError> {
+    let row = sqlx::query(SELECT_EVENT)
+        .bind(robot_id.as_str())
+        .bind(sequence)
+        .fetch_one(&mut *connection)
+        .await?;
+    event_from_row(&row)
+}
+
+async fn load_recall(connection: &mut AnyConnection, id: i64) -> Result<Recall, ApiError> {
+    let row = sqlx::query(
+        "SELECT manufacturer_code, model_code, robot_ids, reason, affected_robot_count, created_at \
+         FROM recalls WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *connection)
+    .await?;
+    let robot_ids: String = row.try_get("robot_ids")?;
+    Ok(Recall {
+        name: format!("recalls/{id}"),
+        manufacturer: ManufacturerCode::parse(&row.try_get::<String, _>("manufacturer_code")?)
+            .map_err(|_| corrupt("manufacturer_code"))?,
+        model: ModelCode::parse(&row.try_get::<String, _>("model_code")?)
+            .map_err(|_| corrupt("model_code"))?,
+        robot_ids: robot_ids
+            .split(',')
+            .filter(|id| !id.is_empty())
+            .map(|id| RobotId::parse(id).map_err(|_| corrupt("robot_ids")))
+            .collect::<Result<_, _>>()?,
+        reason: row.try_get("reason")?,
+        affected_robot_count: row.try_get::<i64, _>("affected_robot_count")? as u64,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+    })
+}
+
+fn robot_from_row(row: &AnyRow) -> Result<Robot, ApiError> {
+    let robot_id: String = row.try_get("robot_id")?;
+    let status: String = row.try_get("status")?;
+    let jurisdiction: String = row.try_get("jurisdiction")?;
+    let head: Vec<u8> = row.try_get("head_hash")?;
+    Ok(Robot {
+        robot_id: RobotId::parse(&robot_id).map_err(|_| corrupt("robots.robot_id"))?,
+        manufacturer_name: row.try_get("manufacturer_name")?,
+        model_name: row.try_get("model_name")?,
+        production: Production {
+            produced_at: row
+                .try_get::<Option<i64>, _>("produced_at")?
+                .map(Timestamp::from_micros),
+            factory: row.try_get("factory")?,
+        },
+        state: RobotState {
+            status: Status::parse(&status).ok_or_else(|| corrupt("robots.status"))?,
+            holds: Holds {
+                recalled: row.try_get::<i64, _>("recalled")? != 0,
+                stolen: row.try_get::<i64, _>("stolen")? != 0,
+            },
+            jurisdiction: Jurisdiction::parse(&jurisdiction)
+                .ok_or_else(|| corrupt("robots.jurisdiction"))?,
+        },
+        holder: holder_from_columns(row.try_get("holder_kind")?, row.try_get("holder")?)?,
+        open_recall: row.try_get("open_recall")?,
+        origin_country: row.try_get("origin_country")?,
+        event_count: row.try_get::<i64, _>("event_count")? as u64,
+        head_hash: Digest::from_slice(&head).ok_or_else(|| corrupt("robots.head_hash"))?,
+        registered_at: Timestamp::from_micros(row.try_get("registered_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> Result<Event, ApiError> {
+    let robot_id: String = row.try_get("robot_id")?;
+    let kind: String = row.try_get("kind")?;
+    let status_after: String = row.try_get("status_after")?;
+    let previous: Vec<u8> = row.try_get("previous_hash")?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    Ok(Event {
+        robot_id: RobotId::parse(&robot_id).map_err(|_| corrupt("events.robot_id"))?,
+        sequence: row.try_get::<i64, _>("sequence")? as u64,
+        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("events.kind"))?,
+        details: EventDetails {
+            holder: holder_from_columns(row.try_get("holder_kind")?, row.try_get("holder")?)?,
+            country: row.try_get("country")?,
+            recall: row.try_get("recall")?,
+            note: row.try_get("note")?,
+            component: row.try_get("component")?,
+            firmware_version: row.try_get("firmware_version")?,
+            reference: row.try_get("reference")?,
+        },
+        occurred_at: Timestamp::from_micros(row.try_get("occurred_at")?),
+        recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
+        actor: row.try_get("actor")?,
+        status_after: Status::parse(&status_after).ok_or_else(|| corrupt("events.status_after"))?,
+        previous_hash: Digest::from_slice(&previous)
+            .ok_or_else(|| corrupt("events.previous_hash"))?,
+        hash: Digest::from_slice(&hash).ok_or_else(|| corrupt("events.hash"))?,
+    })
+}
+
+fn holder_columns(holder: Option<&Holder>) -> (Option<&'static str>, Option<String>) {
+    match holder {
+        None => (None, None),
+        Some(Holder::Organization(id)) => (Some("organization"), Some(id.clone())),
+        Some(Holder::Private(digest)) => (Some("private"), Some(digest.clone())),
+    }
+}
+
+fn holder_from_columns(
+    kind: Option<String>,
+    value: Option<String>,
+) -> Result<Option<Holder>, ApiError> {
+    match (kind.as_deref(), value) {
+        (None, None) => Ok(None),
+        (Some("organization"), Some(id)) => Ok(Some(Holder::Organization(id))),
+        (Some("private"), Some(digest)) => Ok(Some(Holder::Private(digest))),
+        _ => Err(corrupt("holder")),
+    }
+}
+
+fn same_registration(stored: &Robot, new: &Robot) -> bool {
+    stored.manufacturer_name == new.manufacturer_name
+        && stored.model_name == new.model_name
+        && stored.production == new.production
+        && stored.origin_country == new.origin_country
+}
+
+fn parse_register_result(result: &str) -> RegisterOutcome {
+    let (registered, already) = result.split_once(',').unwrap_or(("0", "0"));
+    RegisterOutcome {
+        registered: registered.parse().unwrap_or(0),
+        already_registered: already.parse().unwrap_or(0),
+    }
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored data does not decode: {0}")]
+struct Corrupt(&'static str);
+
+fn corrupt(what: &'static str) -> ApiError {
+    ApiError::internal(&Corrupt(what))
+}

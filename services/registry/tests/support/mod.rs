@@ -1,0 +1,218 @@
+//! A real registry on port 0, with its own database, and a connected client.
+#![allow(dead_code)]
+
+use robotid_domain::code::RobotId;
+use robotid_proto::common::v1 as common;
+use robotid_proto::registry::v1 as pb;
+use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use robotid_registry::{App, RegistryConfig};
+use robotid_test_support::TestDb;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+pub struct TestRegistry {
+    pub client: RegistryServiceClient<Channel>,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_registry(db: TestDb) -> TestRegistry {
+    let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+    if db.dir().is_none() {
+        // PostgreSQL needs an explicit key; SQLite makes one beside the file.
+        let path =
+            std::env::temp_dir().join(format!("robotid-test-holder-key-{}", std::process::id()));
+        std::fs::write(&path, "0123456789abcdef0123456789abcdef").unwrap();
+        config.holder_key_file = Some(path);
+    }
+    let app = App::build(config).await.expect("registry starts");
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = RegistryServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("client connects");
+    TestRegistry {
+        client,
+        db,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestRegistry {
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn register(&mut self, ids: &[RobotId]) -> pb::RegisterRobotsResponse {
+        self.client
+            .register_robots(pb::RegisterRobotsRequest {
+                request_id: unique("register"),
+                robots: ids.iter().map(registration).collect(),
+            })
+            .await
+            .expect("registered")
+            .into_inner()
+    }
+
+    pub async fn record(
+        &mut self,
+        id: &RobotId,
+        kind: common::EventType,
+        details: pb::EventDetails,
+    ) -> Result<pb::Event, Status> {
+        self.client
+            .record_event(pb::RecordEventRequest {
+                request_id: unique("event"),
+                robot_id: id.as_str().to_owned(),
+                r#type: kind.into(),
+                details: Some(details),
+                occur_time: None,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn get(&mut self, id: &str, view: pb::RobotView) -> Result<pb::Robot, Status> {
+        self.client
+            .get_robot(pb::GetRobotRequest {
+                robot_id: id.to_owned(),
+                view: view.into(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn full(&mut self, id: &RobotId) -> pb::Robot {
+        self.get(id.as_str(), pb::RobotView::Full)
+            .await
+            .expect("robot")
+    }
+
+    pub async fn verify(&mut self, id: &RobotId) -> pb::VerifyHistoryResponse {
+        self.client
+            .verify_history(pb::VerifyHistoryRequest {
+                robot_id: id.as_str().to_owned(),
+            })
+            .await
+            .expect("verified")
+            .into_inner()
+    }
+
+    pub async fn all_events(&mut self, id: &RobotId) -> Vec<pb::Event> {
+        let mut events = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .client
+                .list_events(pb::ListEventsRequest {
+                    robot_id: id.as_str().to_owned(),
+                    page_size: 0,
+                    page_token,
+                })
+                .await
+                .expect("listed")
+                .into_inner();
+            events.extend(page.events);
+            if page.next_page_token.is_empty() {
+                return events;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Runs SQL straight against the registry's database, as an attacker
+    /// with database access (or a bug) would.
+    pub async fn tamper(&self, sql: String) -> u64 {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db.url).await.unwrap();
+        let affected = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        pool.close().await;
+        affected
+    }
+}
+
+/// Robot `n` of model CN-0001-HX0001, as issuance would have issued it.
+pub fn robot(n: u64) -> RobotId {
+    robot_of("HX0001", n)
+}
+
+pub fn robot_of(model: &str, n: u64) -> RobotId {
+    RobotId::issue(
+        &"CN".parse().unwrap(),
+        &"0001".parse().unwrap(),
+        &model.parse().unwrap(),
+        n,
+    )
+}
+
+pub fn registration(id: &RobotId) -> pb::RobotRegistration {
+    pb::RobotRegistration {
+        robot_id: id.as_str().to_owned(),
+        manufacturer_name: "Hubei Humanoid Works".into(),
+        model_name: "SeeLight S1".into(),
+        production: Some(common::Production {
+            production_time: Some(prost_types::Timestamp {
+                seconds: 1_764_000_000,
+                nanos: 0,
+            }),
+            factory: "Wuhan line 3".into(),
+        }),
+        import_origin: None,
+        occur_time: None,
+    }
+}
+
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn organization(id: &str) -> Option<common::Holder> {
+    Some(common::Holder {
+        kind: Some(common::holder::Kind::OrganizationId(id.into())),
+    })
+}
+
+pub fn private(reference: &str) -> Option<common::Holder> {
+    Some(common::Holder {
+        kind: Some(common::holder::Kind::PrivateReference(reference.into())),
+    })
+}
+
+/// Asserts the status code and the `ErrorInfo` reason.
+#[track_caller]
+pub fn assert_refused<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    reason: &str,
+) -> Status {
+    let status = result.expect_err("the call should have been refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo present");
+    assert_eq!(info.reason, reason, "{status:?}");
+    assert_eq!(info.domain, "registry.robotid");
+    status
+}
