@@ -372,6 +372,52 @@ impl RobotId {
         id
     }
 
+    /// The first code at or after `sequence` whose serial catches every
+    /// adjacent transposition, and the sequence number after it.
+    ///
+    /// MOD 37,36 catches every single substitution but misses about one
+    /// adjacent transposition in 630 (two cyclically neighbouring characters
+    /// at one running state). Issuance skips the few serials where a swap
+    /// touching the serial would still verify; swaps inside the fixed part
+    /// are ruled out once, when the manufacturer and model codes are
+    /// admitted (see [`prefix_catches_every_adjacent_transposition`]).
+    /// Together: every issued code catches every single substitution and
+    /// every adjacent transposition. Skipped sequence numbers are never
+    /// issued.
+    pub fn issue_from(
+        country: &CountryCode,
+        manufacturer: &ManufacturerCode,
+        model: &ModelCode,
+        sequence: u64,
+    ) -> (RobotId, u64) {
+        let mut sequence = sequence;
+        loop {
+            let id = RobotId::issue(country, manufacturer, model, sequence);
+            sequence = sequence.checked_add(1).expect("sequence numbers exhausted");
+            if id.swaps_caught_from(Segment::Serial.position_range().start - 1) {
+                return (id, sequence);
+            }
+        }
+    }
+
+    /// Whether swapping any two neighbouring, different characters of this
+    /// code (the check character included) breaks its check character.
+    pub fn catches_every_adjacent_transposition(&self) -> bool {
+        self.swaps_caught_from(0)
+    }
+
+    /// Swaps of positions `i` and `i + 1` for every `i >= first`.
+    fn swaps_caught_from(&self, first: usize) -> bool {
+        (first..CHECKED_LEN).all(|i| {
+            if self.0[i] == self.0[i + 1] {
+                return true;
+            }
+            let mut swapped = self.clone();
+            swapped.0.swap(i, i + 1);
+            !swapped.has_valid_check_character()
+        })
+    }
+
     /// Canonical form: 29 capitals, no separators.
     pub fn as_str(&self) -> &str {
         ascii(&self.0)
@@ -468,6 +514,36 @@ impl FromStr for RobotId {
     fn from_str(input: &str) -> Result<Self, CodeError> {
         RobotId::parse(input)
     }
+}
+
+/// Whether no adjacent transposition inside the fixed start of a code —
+/// country and manufacturer, plus the model when given — can go unnoticed.
+///
+/// Each MOD 37,36 step is a bijection of the running product, so a swap is
+/// caught exactly when the product right after the swapped pair differs;
+/// what follows cannot undo that. Within the fixed start that product does
+/// not depend on the serial, so a code that hides a swap there hides it in
+/// every robot of the model: such codes are refused when admitted.
+pub fn prefix_catches_every_adjacent_transposition(
+    country: &CountryCode,
+    manufacturer: &ManufacturerCode,
+    model: Option<&ModelCode>,
+) -> bool {
+    let mut prefix = Vec::with_capacity(12);
+    prefix.extend(country.0);
+    prefix.extend(manufacturer.0);
+    if let Some(model) = model {
+        prefix.extend(model.0);
+    }
+    let values: Vec<u8> = prefix.iter().map(|&b| VALUES[b as usize]).collect();
+    (0..values.len() - 1).all(|i| {
+        if values[i] == values[i + 1] {
+            return true;
+        }
+        let mut swapped = values[..i + 2].to_vec();
+        swapped.swap(i, i + 1);
+        mod37_36(values[..i + 2].iter().copied()) != mod37_36(swapped.into_iter())
+    })
 }
 
 /// The ISO/IEC 7064 MOD 37,36 check character of `first_28`, the characters
@@ -960,6 +1036,59 @@ mod tests {
     }
 
     #[test]
+    fn issuance_skips_codes_in_the_transposition_blind_spot() {
+        // A code the blind spot hides a swap in is never issued: over the
+        // first 20,000 sequence numbers of a model some are skipped, none of
+        // the issued ones has a swap that verifies.
+        let (country, manufacturer, model) = (
+            "CN".parse().unwrap(),
+            "0001".parse().unwrap(),
+            "HX0001".parse().unwrap(),
+        );
+        assert!(prefix_catches_every_adjacent_transposition(
+            &country,
+            &manufacturer,
+            Some(&model)
+        ));
+        let mut next = 0;
+        let mut skipped = 0;
+        while next < 20_000 {
+            let (id, after) = RobotId::issue_from(&country, &manufacturer, &model, next);
+            skipped += after - next - 1;
+            assert!(id.catches_every_adjacent_transposition());
+            next = after;
+        }
+        assert!(
+            skipped > 0,
+            "the blind spot exists for sequential serials too"
+        );
+        assert!(skipped < 2_000, "skipping stays rare: {skipped}");
+    }
+
+    #[test]
+    fn a_prefix_that_hides_a_swap_is_found() {
+        // Search the manufacturer codes of one country for those that hide a
+        // swap, and confirm each such swap really passes verification.
+        let country: CountryCode = "CN".parse().unwrap();
+        let mut hiding = 0;
+        for n in 0..36_u32 * 36 {
+            let code = format!(
+                "00{}{}",
+                ALPHABET[(n / 36) as usize] as char,
+                ALPHABET[(n % 36) as usize] as char
+            );
+            let manufacturer: ManufacturerCode = code.parse().unwrap();
+            if prefix_catches_every_adjacent_transposition(&country, &manufacturer, None) {
+                continue;
+            }
+            hiding += 1;
+            let id = RobotId::issue(&country, &manufacturer, &"HX0001".parse().unwrap(), 1);
+            assert!(!id.catches_every_adjacent_transposition(), "{id}");
+        }
+        assert!(hiding > 0);
+    }
+
+    #[test]
     fn segments_tile_the_code() {
         let mut next = 0;
         for segment in Segment::ALL {
@@ -1077,6 +1206,36 @@ mod tests {
             }
             // 2 country positions × 25 letters + 27 positions × 35 characters.
             prop_assert_eq!(tried, 2 * 25 + 27 * 35);
+        }
+
+        #[test]
+        fn every_adjacent_transposition_of_an_issued_code_fails_parse_issued(
+            id in arb_issued(),
+            offset in 0_u64..1_000,
+        ) {
+            // Start from a random code's model and a nearby sequence number:
+            // issuance skips the codes in MOD 37,36's blind spot.
+            prop_assume!(prefix_catches_every_adjacent_transposition(
+                &id.country(), &id.manufacturer(), Some(&id.model())
+            ));
+            let start = id.sequence().unwrap().saturating_sub(offset);
+            let (issued, next) = RobotId::issue_from(&id.country(), &id.manufacturer(), &id.model(), start);
+            prop_assert!(next > start && issued.sequence() == Some(next - 1));
+            let original = issued.as_str().as_bytes();
+            for position in 0..RobotId::LEN - 1 {
+                if original[position] == original[position + 1] {
+                    continue;
+                }
+                let mut bytes = original.to_vec();
+                bytes.swap(position, position + 1);
+                let text = String::from_utf8(bytes).unwrap();
+                if RobotId::parse(&text).is_ok() {
+                    prop_assert!(
+                        matches!(RobotId::parse_issued(&text), Err(CodeError::CheckCharacter { .. })),
+                        "{} passed", text
+                    );
+                }
+            }
         }
 
         #[test]
