@@ -74,6 +74,7 @@ impl Database {
             .test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
+                create_parent_directory(url).map_err(|e| DbError::Connect(sqlx::Error::Io(e)))?;
                 let url = sqlite_url_creating_file(url);
                 options
                     .after_connect(|connection, _| {
@@ -108,6 +109,24 @@ impl Database {
             .execute(&self.pool)
             .await
             .map(|_| ())
+    }
+}
+
+/// A newcomer's `sqlite://robotid-dev/registry.db` works without making the
+/// directory first.
+fn create_parent_directory(url: &str) -> std::io::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
     }
 }
 

@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod python;
+
 use std::io::Write;
 use std::sync::Once;
 

@@ -13,6 +13,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 pub struct TestRegistry {
+    pub addr: std::net::SocketAddr,
     pub client: RegistryServiceClient<Channel>,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
@@ -38,6 +39,7 @@ pub async fn spawn_registry(db: TestDb) -> TestRegistry {
         .await
         .expect("client connects");
     TestRegistry {
+        addr,
         client,
         db,
         stop: Some(stop),
