@@ -112,19 +112,23 @@ impl Database {
     }
 }
 
+/// The file a `sqlite:` URL names; `None` for other URLs and in-memory
+/// databases.
+pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+}
+
 /// A newcomer's `sqlite://robotid-dev/registry.db` works without making the
 /// directory first.
 fn create_parent_directory(url: &str) -> std::io::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
-    match std::path::Path::new(path).parent() {
+    };
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
         _ => Ok(()),
     }

@@ -42,6 +42,12 @@ pub fn read_or_create(path: &Path, len: usize) -> Result<Vec<u8>, SecretError> {
     let mut bytes = vec![0; len];
     getrandom::fill(&mut bytes).map_err(|e| SecretError::Random(e.to_string()))?;
     let encoded = hex_encode(&bytes);
+    create_private_file(path, encoded.as_bytes())?;
+    Ok(encoded.into_bytes())
+}
+
+/// Writes a new file readable by its owner only; refuses to overwrite one.
+pub fn create_private_file(path: &Path, contents: &[u8]) -> Result<(), SecretError> {
     let create = |source| SecretError::Create {
         path: path.to_owned(),
         source,
@@ -51,8 +57,7 @@ pub fn read_or_create(path: &Path, len: usize) -> Result<Vec<u8>, SecretError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(create)?;
-    file.write_all(encoded.as_bytes()).map_err(create)?;
-    Ok(encoded.into_bytes())
+    file.write_all(contents).map_err(create)
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

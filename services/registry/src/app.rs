@@ -2,12 +2,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use robotid_domain::code::CountryCode;
 use robotid_domain::holder::HolderKey;
-use robotid_platform::db::{Backend, Database, Migrations};
+use robotid_platform::db::{self, Backend, Database, Migrations};
 use robotid_platform::secret;
 use robotid_platform::server::GrpcServer;
 use robotid_proto::registry::v1::registry_service_server::{RegistryServiceServer, SERVICE_NAME};
@@ -77,13 +77,8 @@ fn holder_key(config: &RegistryConfig, backend: Backend) -> anyhow::Result<Holde
 
 /// `sqlite://dir/registry.db` → `dir/registry.db.<suffix>`.
 fn sqlite_sibling(url: &str, suffix: &str) -> PathBuf {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    PathBuf::from(format!("{path}.{suffix}"))
+    let path = db::sqlite_path(url).unwrap_or(Path::new("registry.db"));
+    PathBuf::from(format!("{}.{suffix}", path.display()))
 }
 
 /// The URL without its password, for messages.
