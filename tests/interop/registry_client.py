@@ -1,7 +1,10 @@
 """A registry client built by another toolchain: Python stubs generated from
 proto/ with grpcio-tools, calling a running registry.
 
-Usage: registry_client.py HOST:PORT
+Usage: registry_client.py HOST:PORT PKI_DIR
+
+Calls over mutual TLS, with the development PKI's certificate of the role
+each call needs (PKI_DIR/ca.crt, PKI_DIR/<role>.crt, PKI_DIR/<role>.key).
 
 Registers robots, resolves them in both views, walks one through a full life,
 and checks that the lifecycle rules refuse what they must, with the status
@@ -97,15 +100,39 @@ def refused(results, name, call, code, reason):
     results.check(f"{name}: refused", False, "the call succeeded")
 
 
+def stub_as(registry_grpc, address, pki, identity):
+    """A stub over TLS presenting `identity`'s certificate, or none."""
+    read = lambda name: (pki / name).read_bytes()
+    if identity is None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=read("ca.crt"))
+    else:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read("ca.crt"),
+            private_key=read(f"{identity}.key"),
+            certificate_chain=read(f"{identity}.crt"),
+        )
+    channel = grpc.secure_channel(address, credentials, options=[("grpc.ssl_target_name_override", "localhost")])
+    return registry_grpc.RegistryServiceStub(channel)
+
+
 def main():
     common, registry, registry_grpc = generate_stubs()
     results = Results()
-    channel = grpc.insecure_channel(sys.argv[1])
-    stub = registry_grpc.RegistryServiceStub(channel)
+    address, pki = sys.argv[1], pathlib.Path(sys.argv[2])
+    as_ = lambda identity: stub_as(registry_grpc, address, pki, identity)
+    public, regulator = as_(None), as_("regulator")
     E = common.EventType
+    recorder = {
+        E.EVENT_TYPE_RELEASED_TO_MARKET: as_("manufacturer"),
+        E.EVENT_TYPE_SOLD: as_("seller"),
+        E.EVENT_TYPE_MAINTENANCE_PERFORMED: as_("service-provider"),
+        E.EVENT_TYPE_RECALL_ISSUED: as_("manufacturer"),
+        E.EVENT_TYPE_DECOMMISSIONED: as_("operator"),
+        E.EVENT_TYPE_RECYCLED: as_("recycler"),
+    }
 
     ids = [robot_id(n) for n in range(1, 4)]
-    answer = stub.RegisterRobots(
+    answer = as_("issuance").RegisterRobots(
         registry.RegisterRobotsRequest(
             request_id=str(uuid.uuid4()),
             robots=[
@@ -122,15 +149,22 @@ def main():
     results.check("registered", answer.registered_count == 3, str(answer))
 
     display = f"{ids[0][:2]}-{ids[0][2:6]}-{ids[0][6:12]}-{ids[0][12:]}".lower()
-    public = stub.GetRobot(registry.GetRobotRequest(robot_id=display, view=registry.ROBOT_VIEW_PUBLIC))
-    results.check("public view resolves typed input", public.robot_id == ids[0])
-    results.check("public card", public.model_name == "Interop One" and public.status == common.ROBOT_STATUS_REGISTERED)
-    results.check("public card hides the factory", public.production.factory == "")
-    full = stub.GetRobot(registry.GetRobotRequest(robot_id=ids[0], view=registry.ROBOT_VIEW_FULL))
+    card = public.GetRobot(registry.GetRobotRequest(robot_id=display, view=registry.ROBOT_VIEW_PUBLIC))
+    results.check("public view resolves typed input", card.robot_id == ids[0])
+    results.check("public card", card.model_name == "Interop One" and card.status == common.ROBOT_STATUS_REGISTERED)
+    results.check("public card hides the factory", card.production.factory == "")
+    refused(
+        results,
+        "the public gets no full record",
+        lambda: public.GetRobot(registry.GetRobotRequest(robot_id=ids[0], view=registry.ROBOT_VIEW_FULL)),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "IDENTITY_REQUIRED",
+    )
+    full = regulator.GetRobot(registry.GetRobotRequest(robot_id=ids[0], view=registry.ROBOT_VIEW_FULL))
     results.check("full view", full.production.factory == "line 1" and full.event_count == 1)
 
     def record(robot, kind, **details):
-        return stub.RecordEvent(
+        return recorder[kind].RecordEvent(
             registry.RecordEventRequest(
                 request_id=str(uuid.uuid4()), robot_id=robot, type=kind, details=registry.EventDetails(**details)
             )
@@ -146,7 +180,7 @@ def main():
     for kind, details in life:
         event = record(ids[0], kind, **details)
         results.check(f"recorded {kind}", event.type == kind)
-    full = stub.GetRobot(registry.GetRobotRequest(robot_id=ids[0], view=registry.ROBOT_VIEW_FULL))
+    full = regulator.GetRobot(registry.GetRobotRequest(robot_id=ids[0], view=registry.ROBOT_VIEW_FULL))
     results.check("recycled", full.status == common.ROBOT_STATUS_RECYCLED and full.event_count == 6)
     results.check(
         "private holder stored as a hash",
@@ -172,13 +206,13 @@ def main():
     refused(
         results,
         "malformed code",
-        lambda: stub.GetRobot(registry.GetRobotRequest(robot_id="CN-0001")),
+        lambda: public.GetRobot(registry.GetRobotRequest(robot_id="CN-0001")),
         grpc.StatusCode.INVALID_ARGUMENT,
         "INVALID_ARGUMENT",
     )
-    history = stub.ListEvents(registry.ListEventsRequest(robot_id=ids[0], page_size=2))
+    history = regulator.ListEvents(registry.ListEventsRequest(robot_id=ids[0], page_size=2))
     results.check("paged history", len(history.events) == 2 and history.next_page_token != "")
-    verdict = stub.VerifyHistory(registry.VerifyHistoryRequest(robot_id=ids[0]))
+    verdict = regulator.VerifyHistory(registry.VerifyHistoryRequest(robot_id=ids[0]))
     results.check("history verifies", verdict.intact and verdict.event_count == 6)
 
     print(f"python interop: {results.passed} passed, {results.failed} failed")

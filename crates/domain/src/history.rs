@@ -189,8 +189,7 @@ impl Event {
     /// big-endian, strings length-prefixed, absent options marked, so that no
     /// two different events encode alike.
     pub fn content_hash(&self) -> Digest {
-        let mut encoding = Canonical(Sha256::new());
-        encoding.byte(1);
+        let mut encoding = Canonical::new(1);
         encoding.text(self.robot_id.as_str());
         encoding.int(self.sequence as i64);
         encoding.text(self.kind.as_str());
@@ -219,25 +218,38 @@ impl Event {
         encoding.int(self.recorded_at.as_micros());
         encoding.text(&self.actor);
         encoding.text(self.status_after.as_str());
-        encoding.0.update(self.previous_hash.0);
-        Digest(encoding.0.finalize().into())
+        encoding.digest(self.previous_hash);
+        encoding.finish()
     }
 }
 
-struct Canonical(Sha256);
+/// The canonical encoding that chained records are hashed over: integers
+/// big-endian, strings length-prefixed, absent options marked.
+pub(crate) struct Canonical(Sha256);
 
 impl Canonical {
-    fn byte(&mut self, byte: u8) {
+    pub(crate) fn new(version: u8) -> Self {
+        let mut encoding = Canonical(Sha256::new());
+        encoding.byte(version);
+        encoding
+    }
+    pub(crate) fn digest(&mut self, digest: Digest) {
+        self.0.update(digest.0);
+    }
+    pub(crate) fn finish(self) -> Digest {
+        Digest(self.0.finalize().into())
+    }
+    pub(crate) fn byte(&mut self, byte: u8) {
         self.0.update([byte]);
     }
-    fn int(&mut self, value: i64) {
+    pub(crate) fn int(&mut self, value: i64) {
         self.0.update(value.to_be_bytes());
     }
-    fn text(&mut self, text: &str) {
+    pub(crate) fn text(&mut self, text: &str) {
         self.0.update((text.len() as u64).to_be_bytes());
         self.0.update(text.as_bytes());
     }
-    fn optional(&mut self, text: Option<&str>) {
+    pub(crate) fn optional(&mut self, text: Option<&str>) {
         match text {
             None => self.byte(0),
             Some(text) => {

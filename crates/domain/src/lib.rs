@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod access;
+pub mod catalog;
 pub mod code;
 pub mod history;
 pub mod holder;

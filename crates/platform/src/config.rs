@@ -13,16 +13,82 @@ pub struct ServerArgs {
     #[arg(long, env = "ROBOTID_DATABASE_URL")]
     pub database_url: String,
 
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "ROBOTID_LOG_FORMAT", default_value = "text")]
     pub log_format: crate::telemetry::LogFormat,
 }
 
 impl ServerArgs {
+    /// Listening on `listen`, with its data at `database_url`, plaintext and
+    /// default limits: for tests and embedding.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen: Some(listen),
+            database_url: database_url.into(),
+            tls: Default::default(),
+            limits: Default::default(),
+            log_format: Default::default(),
+        }
+    }
+
     /// The address to listen on, or the service's default port on all
     /// interfaces.
     pub fn listen_or(&self, default_port: u16) -> SocketAddr {
         self.listen
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)))
+    }
+}
+
+/// How a server protects itself and its callers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Longest a call may run, in seconds (a shorter client deadline wins).
+    #[arg(long, env = "ROBOTID_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+
+    /// Calls in progress at once; more are shed with UNAVAILABLE.
+    #[arg(long, env = "ROBOTID_MAX_CONCURRENT_CALLS", default_value_t = 1024)]
+    pub max_concurrent_calls: usize,
+
+    /// Calls per second per identity (per address for anonymous callers);
+    /// more answer RESOURCE_EXHAUSTED with the time to wait.
+    #[arg(long, env = "ROBOTID_RATE_LIMIT", default_value_t = std::num::NonZeroU32::new(2000).unwrap())]
+    pub rate_limit: std::num::NonZeroU32,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            request_timeout_seconds: 30,
+            max_concurrent_calls: 1024,
+            rate_limit: std::num::NonZeroU32::new(2000).unwrap(),
+        }
+    }
+}
+
+impl ServerArgs {
+    /// Serve options from these settings and the loaded TLS material.
+    pub fn serve_options(
+        &self,
+        tls: Option<crate::tls::TlsMaterial>,
+    ) -> crate::server::ServeOptions {
+        let limits = &self.limits;
+        crate::server::ServeOptions {
+            tls,
+            request_timeout: std::time::Duration::from_secs(limits.request_timeout_seconds),
+            max_concurrent_calls: limits.max_concurrent_calls,
+            rate_limit: crate::access::RateLimit {
+                per_second: limits.rate_limit,
+                burst: limits
+                    .rate_limit
+                    .saturating_mul(std::num::NonZeroU32::new(2).unwrap()),
+            },
+        }
     }
 }

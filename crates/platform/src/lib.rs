@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod access;
+pub mod authz;
 pub mod client;
 pub mod config;
 pub mod db;
@@ -15,4 +17,5 @@ pub mod secret;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod wire;

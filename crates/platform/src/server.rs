@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tonic::service::Routes;
 use tonic::transport::Server;
@@ -10,6 +11,37 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+use crate::access::{AccessLayer, RateLimit};
+use crate::tls::TlsMaterial;
+
+/// How a server protects itself and its callers.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Mutual TLS; `None` serves plaintext, where every caller is anonymous.
+    pub tls: Option<TlsMaterial>,
+    /// Longest a call may run (a shorter client deadline wins).
+    pub request_timeout: Duration,
+    /// Calls in progress at once, over all connections; more are shed at
+    /// once with UNAVAILABLE rather than queued.
+    pub max_concurrent_calls: usize,
+    /// Calls per second per identity (per address for anonymous callers);
+    /// more answer RESOURCE_EXHAUSTED with the time to wait.
+    pub rate_limit: RateLimit,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_calls: 1_024,
+            rate_limit: RateLimit::default(),
+        }
+    }
+}
 
 /// A bound, not yet serving, gRPC server.
 ///
@@ -19,6 +51,7 @@ pub struct GrpcServer {
     incoming: TcpIncoming,
     local_addr: SocketAddr,
     health: Health,
+    options: ServeOptions,
 }
 
 /// The `grpc.health.v1` status of one process: the overall status (the
@@ -41,6 +74,19 @@ impl Health {
             self.reporter.set_service_status(*service, status).await;
         }
     }
+
+    /// Marks one named service as serving or not and leaves the overall
+    /// status alone: for a detail such as a dependency's state, which
+    /// operators and alerts watch but which must not take the process out
+    /// of its load balancer.
+    pub async fn set_service(&self, service: &str, serving: bool) {
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.reporter.set_service_status(service, status).await;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +101,17 @@ pub enum ServeError {
     Reflection(#[source] tonic_reflection::server::Error),
     #[error("the gRPC server failed")]
     Transport(#[source] tonic::transport::Error),
+    #[error("the TLS certificate or key is not usable")]
+    Tls(#[source] tonic::transport::Error),
 }
 
 impl GrpcServer {
+    /// Plaintext with default limits; see [`GrpcServer::bind_with`].
     pub async fn bind(addr: SocketAddr) -> Result<Self, ServeError> {
+        Self::bind_with(addr, ServeOptions::default()).await
+    }
+
+    pub async fn bind_with(addr: SocketAddr, options: ServeOptions) -> Result<Self, ServeError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
@@ -73,6 +126,7 @@ impl GrpcServer {
             health: Health {
                 reporter: HealthReporter::new(),
             },
+            options,
         })
     }
 
@@ -117,8 +171,27 @@ impl GrpcServer {
             tracing::info!("not serving; draining in-flight calls");
         };
 
-        tracing::info!(addr = %self.local_addr, "serving gRPC");
-        Server::builder()
+        let options = self.options;
+        // Outermost first. Identity, the RPC table and the per-identity rate
+        // run before anything else and cost little, so refused calls never
+        // take a slot; admitted calls then compete for the global slots, and
+        // past the limit are shed at once instead of queueing without bound.
+        let layers = ServiceBuilder::new()
+            .layer(AccessLayer::new(options.rate_limit))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::new(
+                options.max_concurrent_calls,
+            ))
+            .into_inner();
+        let mut builder = Server::builder().timeout(options.request_timeout);
+        if let Some(tls) = &options.tls {
+            builder = builder
+                .tls_config(tls.server_config())
+                .map_err(ServeError::Tls)?;
+        }
+        tracing::info!(addr = %self.local_addr, tls = options.tls.is_some(), "serving gRPC");
+        builder
+            .layer(layers)
             .add_routes(routes)
             .serve_with_incoming_shutdown(self.incoming, stopping)
             .await

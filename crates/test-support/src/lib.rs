@@ -4,6 +4,7 @@
 #![deny(rust_2018_idioms)]
 
 pub mod python;
+pub mod tls;
 
 use std::io::Write;
 use std::sync::Once;

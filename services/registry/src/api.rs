@@ -1,11 +1,13 @@
 //! The gRPC handlers: convert the request, call the store, convert the
 //! answer, map errors. Nothing else.
 
-use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode};
+use robotid_domain::access::AccessDraft;
+use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::history::{ChainVerdict, EventDraft};
 use robotid_domain::holder::HolderKey;
 use robotid_domain::lifecycle::EventKind;
 use robotid_domain::time::Timestamp;
+use robotid_platform::authz;
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::RequestKey;
 use robotid_platform::identity::Caller;
@@ -14,7 +16,9 @@ use robotid_platform::wire::{robot_id, timestamp_from_wire};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_server::RegistryService;
 use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
 
+use crate::access_log::{self, LogVerdict};
 use crate::convert::{
     details_from_wire, event_kind_from_wire, event_to_wire, jurisdiction_to_wire, recall_to_wire,
     registration_from_wire, robot_to_wire, status_to_wire,
@@ -68,6 +72,36 @@ fn write_status(error: WriteError) -> Status {
     })
 }
 
+fn access(caller: &Caller, action: impl Into<String>, robot_id: Option<&RobotId>) -> AccessDraft {
+    AccessDraft {
+        caller: caller.to_string(),
+        action: action.into(),
+        robot_id: robot_id.map(|id| id.as_str().to_owned()),
+        outcome: "OK".into(),
+    }
+}
+
+impl RegistryApi {
+    /// Logs a refused write or read, then answers the refusal. The log is
+    /// best effort here: the call fails either way.
+    async fn refuse(&self, mut draft: AccessDraft, status: Status) -> Status {
+        let reason = status
+            .get_details_error_info()
+            .map(|info| info.reason)
+            .unwrap_or_default();
+        draft.outcome = format!("{:?} {reason}", status.code());
+        if let Err(error) = self.store.log_access(draft).await {
+            tracing::warn!(%error, "could not log a refused call");
+        }
+        status
+    }
+
+    /// Logs a full read before it is answered; no log, no answer.
+    async fn log_read(&self, draft: AccessDraft) -> Result<(), Status> {
+        self.store.log_access(draft).await.map_err(status)
+    }
+}
+
 /// The request with its `request_id` cleared, for the fingerprint.
 fn without_request_id<T: Clone>(message: &T, clear: impl FnOnce(&mut T)) -> T {
     let mut copy = message.clone();
@@ -109,11 +143,19 @@ impl RegistryService for RegistryApi {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
-        let outcome = self
+        let draft = access(
+            &caller,
+            format!("RegisterRobots({})", registrations.len()),
+            None,
+        );
+        let outcome = match self
             .store
-            .register(&key, registrations, &caller.to_string())
+            .register(&key, registrations, draft.clone())
             .await
-            .map_err(write_status)?;
+        {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(self.refuse(draft, write_status(error)).await),
+        };
         Ok(Response::new(pb::RegisterRobotsResponse {
             registered_count: outcome.registered as i32,
             already_registered_count: outcome.already_registered as i32,
@@ -124,6 +166,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::GetRobotRequest>,
     ) -> Result<Response<pb::Robot>, Status> {
+        let caller = Caller::of(&request);
         let pb::GetRobotRequest { robot_id: id, view } = request.into_inner();
         let view = match pb::RobotView::try_from(view) {
             Ok(pb::RobotView::Unspecified | pb::RobotView::Public) => pb::RobotView::Public,
@@ -131,6 +174,13 @@ impl RegistryService for RegistryApi {
             Err(_) => return Err(status(ApiError::invalid_argument("view", "unknown view"))),
         };
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        if view == pb::RobotView::Full {
+            let draft = access(&caller, "GetRobot(FULL)", Some(&id));
+            if let Err(error) = authz::require_full_view(&caller, id.manufacturer().as_str()) {
+                return Err(self.refuse(draft, status(error)).await);
+            }
+            self.log_read(draft).await?;
+        }
         let robot = self
             .store
             .robot(&id)
@@ -167,6 +217,10 @@ impl RegistryService for RegistryApi {
                 "ISSUED is recorded by RegisterRobots only",
             )));
         }
+        let draft = access(&caller, format!("RecordEvent({kind})"), Some(&id));
+        if let Err(error) = authz::require_event(&caller, kind, id.manufacturer().as_str()) {
+            return Err(self.refuse(draft, status(error)).await);
+        }
         let details = details_from_wire(details, &self.holder_key).map_err(status)?;
         details.validate_for(kind).map_err(|e| {
             status(ApiError::invalid_argument(
@@ -174,7 +228,7 @@ impl RegistryService for RegistryApi {
                 e.problem,
             ))
         })?;
-        let draft = EventDraft {
+        let event = EventDraft {
             kind,
             details,
             occurred_at: occur_time
@@ -183,11 +237,14 @@ impl RegistryService for RegistryApi {
                 .unwrap_or_else(Timestamp::now),
             actor: caller.to_string(),
         };
-        let event = self
+        let event = match self
             .store
-            .record_event(&key, &id, draft)
+            .record_event(&key, &id, event, draft.clone())
             .await
-            .map_err(write_status)?;
+        {
+            Ok(event) => event,
+            Err(error) => return Err(self.refuse(draft, write_status(error)).await),
+        };
         Ok(Response::new(event_to_wire(&event)))
     }
 
@@ -195,6 +252,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let caller = Caller::of(&request);
         let pb::ListEventsRequest {
             robot_id: id,
             page_size,
@@ -202,6 +260,10 @@ impl RegistryService for RegistryApi {
         } = request.into_inner();
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
         let size = PageLimits::STANDARD.size(page_size).map_err(status)?;
+        let draft = access(&caller, "ListEvents", Some(&id));
+        if let Err(error) = authz::require_manufacturer_scope(&caller, id.manufacturer().as_str()) {
+            return Err(self.refuse(draft, status(error)).await);
+        }
         let scope = format!("robots/{id}/events");
         let after = match decode_token(&scope, &page_token).map_err(status)? {
             None => 0,
@@ -215,6 +277,7 @@ impl RegistryService for RegistryApi {
         if after == 0 && self.store.robot(&id).await.map_err(status)?.is_none() {
             return Err(write_status(WriteError::RobotNotFound(id)));
         }
+        self.log_read(draft).await?;
         // One more than asked tells whether another page follows.
         let mut events = self
             .store
@@ -238,8 +301,14 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::VerifyHistoryRequest>,
     ) -> Result<Response<pb::VerifyHistoryResponse>, Status> {
+        let caller = Caller::of(&request);
         let pb::VerifyHistoryRequest { robot_id: id } = request.into_inner();
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        let draft = access(&caller, "VerifyHistory", Some(&id));
+        if let Err(error) = authz::require_manufacturer_scope(&caller, id.manufacturer().as_str()) {
+            return Err(self.refuse(draft, status(error)).await);
+        }
+        self.log_read(draft).await?;
         let verdict = self
             .store
             .verify(&id)
@@ -286,6 +355,14 @@ impl RegistryService for RegistryApi {
         } = message;
         let manufacturer = ManufacturerCode::parse(&manufacturer_code)
             .map_err(|e| status(ApiError::invalid_argument("manufacturer_code", e)))?;
+        let draft = access(
+            &caller,
+            format!("CreateRecall({manufacturer_code}/{model_code})"),
+            None,
+        );
+        if let Err(error) = authz::require_manufacturer_scope(&caller, manufacturer.as_str()) {
+            return Err(self.refuse(draft, status(error)).await);
+        }
         let model = ModelCode::parse(&model_code)
             .map_err(|e| status(ApiError::invalid_argument("model_code", e)))?;
         if reason.trim().is_empty() || reason.chars().count() > 2_000 {
@@ -316,17 +393,16 @@ impl RegistryService for RegistryApi {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
-        let draft = RecallDraft {
+        let recall = RecallDraft {
             manufacturer,
             model,
             robot_ids,
             reason,
         };
-        let recall = self
-            .store
-            .create_recall(&key, draft, &caller.to_string())
-            .await
-            .map_err(write_status)?;
+        let recall = match self.store.create_recall(&key, recall, draft.clone()).await {
+            Ok(recall) => recall,
+            Err(error) => return Err(self.refuse(draft, write_status(error)).await),
+        };
         Ok(Response::new(recall_to_wire(&recall)))
     }
 
@@ -334,6 +410,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CheckEligibilityRequest>,
     ) -> Result<Response<pb::CheckEligibilityResponse>, Status> {
+        let caller = Caller::of(&request);
         let pb::CheckEligibilityRequest {
             robot_ids,
             intended_event,
@@ -352,6 +429,12 @@ impl RegistryService for RegistryApi {
             .map(|(i, value)| robot_id(&format!("robot_ids[{i}]"), value, &self.home))
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
+        self.log_read(access(
+            &caller,
+            format!("CheckEligibility({})", ids.len()),
+            None,
+        ))
+        .await?;
         let robots = self.store.robots(&ids).await.map_err(status)?;
         let chains = if verify_history {
             Some(self.store.verify_many(&robots).await.map_err(status)?)
@@ -390,5 +473,96 @@ impl RegistryService for RegistryApi {
             })
             .collect();
         Ok(Response::new(pb::CheckEligibilityResponse { verdicts }))
+    }
+
+    async fn list_access_log(
+        &self,
+        request: Request<pb::ListAccessLogRequest>,
+    ) -> Result<Response<pb::ListAccessLogResponse>, Status> {
+        let caller = Caller::of(&request);
+        let pb::ListAccessLogRequest {
+            page_size,
+            page_token,
+            robot_id: filter,
+        } = request.into_inner();
+        let size = PageLimits::STANDARD.size(page_size).map_err(status)?;
+        let filter = if filter.is_empty() {
+            None
+        } else {
+            Some(robot_id("robot_id", &filter, &self.home).map_err(status)?)
+        };
+        let scope = format!(
+            "accessLog/{}",
+            filter.as_ref().map(RobotId::as_str).unwrap_or("-")
+        );
+        let before = match decode_token(&scope, &page_token).map_err(status)? {
+            None => i64::MAX,
+            Some(key) => key.parse::<i64>().map_err(|_| {
+                status(ApiError::invalid_argument(
+                    "page_token",
+                    "not a page token of this list",
+                ))
+            })?,
+        };
+        self.log_read(access(&caller, "ListAccessLog", filter.as_ref()))
+            .await?;
+        let pool = &self.store.database().pool;
+        let mut rows =
+            access_log::list(pool, filter.as_ref().map(RobotId::as_str), before, size + 1)
+                .await
+                .map_err(status)?;
+        let next_page_token = if rows.len() > size as usize {
+            rows.truncate(size as usize);
+            rows.last()
+                .map(|(id, _)| encode_token(&scope, &id.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let entries = rows
+            .into_iter()
+            .map(|(_, entry)| pb::AccessLogEntry {
+                shard: entry.shard as i32,
+                sequence: entry.sequence as i64,
+                access_time: Some(robotid_platform::wire::timestamp_to_wire(entry.at)),
+                caller: entry.caller,
+                action: entry.action,
+                robot_id: entry.robot_id.unwrap_or_default(),
+                outcome: entry.outcome,
+                previous_hash: entry.previous_hash.to_hex(),
+                hash: entry.hash.to_hex(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListAccessLogResponse {
+            entries,
+            next_page_token,
+        }))
+    }
+
+    async fn verify_access_log(
+        &self,
+        _request: Request<pb::VerifyAccessLogRequest>,
+    ) -> Result<Response<pb::VerifyAccessLogResponse>, Status> {
+        let verdict = access_log::verify(&self.store.database().pool)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(match verdict {
+            LogVerdict::Intact { entries } => pb::VerifyAccessLogResponse {
+                intact: true,
+                entry_count: entries as i64,
+                ..Default::default()
+            },
+            LogVerdict::Broken {
+                shard,
+                sequence,
+                problem,
+            } => pb::VerifyAccessLogResponse {
+                intact: false,
+                entry_count: 0,
+                broken_shard: shard as i32,
+                broken_sequence: sequence as i64,
+                problem,
+            },
+        }))
     }
 }

@@ -40,7 +40,9 @@ impl App {
             .await
             .with_context(|| format!("opening the registry database {}", redact_url(url)))?;
         let holder_key = holder_key(&config, db.backend)?;
-        let server = GrpcServer::bind(config.server.listen_or(DEFAULT_PORT)).await?;
+        let tls = config.server.tls.load()?;
+        let options = config.server.serve_options(tls);
+        let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let api = RegistryApi::new(RegistryStore::new(db), home, holder_key);
         Ok(Self { server, api })
     }

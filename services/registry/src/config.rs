@@ -34,11 +34,7 @@ impl RegistryConfig {
     /// Settings for a registry on `database_url`, listening on `listen`.
     pub fn new(listen: std::net::SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
-            server: ServerArgs {
-                listen: Some(listen),
-                database_url: database_url.into(),
-                log_format: Default::default(),
-            },
+            server: ServerArgs::new(listen, database_url),
             country: "CN".into(),
             holder_key_file: None,
             database_connections: 8,

@@ -6,6 +6,7 @@
 //! robot's row lock, in SQLite the database write lock, so concurrent events
 //! on one robot queue up and its history stays one linear chain.
 
+use robotid_domain::access::AccessDraft;
 use robotid_domain::code::{ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::history::{
     ChainVerdict, ChainVerifier, Digest, Event, EventDetails, EventDraft,
@@ -17,6 +18,8 @@ use robotid_domain::time::Timestamp;
 use robotid_platform::db::Database;
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::{self, Claim, RequestKey};
+
+use crate::access_log;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -107,6 +110,12 @@ impl RegistryStore {
         &self.db
     }
 
+    /// Writes an access log entry on its own, before a full read is
+    /// answered or after a write was refused.
+    pub async fn log_access(&self, draft: AccessDraft) -> Result<(), ApiError> {
+        access_log::record(&self.db.pool, draft).await
+    }
+
     /// Registers robots with their first event. Robots already registered
     /// with the same data are counted, not written again, so a delivery can
     /// be repeated; one registered with different data fails the batch.
@@ -114,8 +123,9 @@ impl RegistryStore {
         &self,
         key: &RequestKey,
         registrations: Vec<(Registration, Timestamp)>,
-        actor: &str,
+        access: AccessDraft,
     ) -> Result<RegisterOutcome, WriteError> {
+        let actor = access.caller.clone();
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
         if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
@@ -130,7 +140,7 @@ impl RegistryStore {
             let created: Vec<(Robot, Event)> = chunk
                 .iter()
                 .map(|(registration, occurred_at)| {
-                    Robot::register(registration.clone(), *occurred_at, actor.to_owned(), now)
+                    Robot::register(registration.clone(), *occurred_at, actor.clone(), now)
                 })
                 .collect();
             let inserted = insert_robots(&mut tx, &created).await?;
@@ -153,6 +163,7 @@ impl RegistryStore {
 
         let result = format!("{},{}", outcome.registered, outcome.already_registered);
         idempotency::complete(&mut tx, key, &result).await?;
+        access_log::append(&mut tx, access).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -192,6 +203,7 @@ impl RegistryStore {
         key: &RequestKey,
         robot_id: &RobotId,
         draft: EventDraft,
+        access: AccessDraft,
     ) -> Result<Event, WriteError> {
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
@@ -201,6 +213,7 @@ impl RegistryStore {
         }
         let event = append_event(&mut tx, robot_id, draft, now).await?;
         idempotency::complete(&mut tx, key, &event.sequence.to_string()).await?;
+        access_log::append(&mut tx, access).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -212,8 +225,9 @@ impl RegistryStore {
         &self,
         key: &RequestKey,
         draft: RecallDraft,
-        actor: &str,
+        access: AccessDraft,
     ) -> Result<Recall, WriteError> {
+        let actor = access.caller.clone();
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
         if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
@@ -261,7 +275,7 @@ impl RegistryStore {
                     ..EventDetails::default()
                 },
                 occurred_at: now,
-                actor: actor.to_owned(),
+                actor: actor.clone(),
             };
             match append_event(&mut tx, robot_id, draft, now).await {
                 Ok(_) => affected += 1,
@@ -277,6 +291,7 @@ impl RegistryStore {
             .execute(&mut *tx)
             .await?;
         idempotency::complete(&mut tx, key, &id.to_string()).await?;
+        access_log::append(&mut tx, access).await?;
         let recall = load_recall(&mut tx, id).await?;
         tx.commit().await?;
         Ok(recall)

@@ -5,6 +5,7 @@ mod support;
 
 use robotid_test_support::TestDb;
 use robotid_test_support::python::{python_with, workspace_root};
+use robotid_test_support::tls::pki_dir;
 use support::spawn_registry;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,6 +25,7 @@ async fn a_python_client_generated_from_the_protos_walks_a_robot_through_its_lif
         std::process::Command::new(python)
             .arg(&script)
             .arg(&addr)
+            .arg(pki_dir())
             .output()
     })
     .await

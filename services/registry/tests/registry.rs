@@ -416,7 +416,8 @@ async fn events_page_to_the_end(db: TestDb) {
     let mut pages = 0;
     loop {
         let page = registry
-            .client
+            .as_("regulator")
+            .await
             .list_events(pb::ListEventsRequest {
                 robot_id: id.as_str().into(),
                 page_size: 60,
@@ -438,7 +439,8 @@ async fn events_page_to_the_end(db: TestDb) {
 
     // A page size past the maximum is capped, not refused.
     let capped = registry
-        .client
+        .as_("regulator")
+        .await
         .list_events(pb::ListEventsRequest {
             robot_id: id.as_str().into(),
             page_size: 1_000_000,
@@ -452,7 +454,8 @@ async fn events_page_to_the_end(db: TestDb) {
 
     assert_refused(
         registry
-            .client
+            .as_("regulator")
+            .await
             .list_events(pb::ListEventsRequest {
                 robot_id: id.as_str().into(),
                 page_size: -1,
@@ -464,7 +467,8 @@ async fn events_page_to_the_end(db: TestDb) {
     );
     // A token of one robot's history is refused for another's.
     let first = registry
-        .client
+        .as_("regulator")
+        .await
         .list_events(pb::ListEventsRequest {
             robot_id: id.as_str().into(),
             page_size: 10,
@@ -476,7 +480,8 @@ async fn events_page_to_the_end(db: TestDb) {
     registry.register(&[robot(8)]).await;
     assert_refused(
         registry
-            .client
+            .as_("regulator")
+            .await
             .list_events(pb::ListEventsRequest {
                 robot_id: robot(8).as_str().into(),
                 page_size: 10,
@@ -497,14 +502,13 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
         request_id: unique("register"),
         robots: ids.iter().map(registration).collect(),
     };
-    let first = registry
-        .client
+    let mut issuance = registry.as_("issuance").await;
+    let first = issuance
         .register_robots(register.clone())
         .await
         .unwrap()
         .into_inner();
-    let again = registry
-        .client
+    let again = issuance
         .register_robots(register.clone())
         .await
         .unwrap()
@@ -512,8 +516,7 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
     assert_eq!(first, again);
     assert_eq!(first.registered_count, 5);
     // A new delivery of the same robots (another request id) is a no-op too.
-    let redelivered = registry
-        .client
+    let redelivered = issuance
         .register_robots(pb::RegisterRobotsRequest {
             request_id: unique("register"),
             ..register.clone()
@@ -533,7 +536,8 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
     changed.model_name = "Something Else".into();
     assert_refused(
         registry
-            .client
+            .as_("issuance")
+            .await
             .register_robots(pb::RegisterRobotsRequest {
                 request_id: unique("register"),
                 robots: vec![changed],
@@ -550,14 +554,13 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
         details: None,
         occur_time: None,
     };
-    let first = registry
-        .client
+    let mut manufacturer = registry.as_("manufacturer").await;
+    let first = manufacturer
         .record_event(release.clone())
         .await
         .unwrap()
         .into_inner();
-    let again = registry
-        .client
+    let again = manufacturer
         .record_event(release.clone())
         .await
         .unwrap()
@@ -571,7 +574,7 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
         ..release.clone()
     };
     assert_refused(
-        registry.client.record_event(other).await,
+        registry.as_("manufacturer").await.record_event(other).await,
         Code::FailedPrecondition,
         "REQUEST_ID_REUSED",
     );
@@ -585,13 +588,15 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
         reason: "battery overheating".into(),
     };
     let first = registry
-        .client
+        .as_("manufacturer")
+        .await
         .create_recall(recall.clone())
         .await
         .unwrap()
         .into_inner();
     let again = registry
-        .client
+        .as_("manufacturer")
+        .await
         .create_recall(recall.clone())
         .await
         .unwrap()
@@ -602,7 +607,8 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
     // Missing request ids are malformed requests.
     assert_refused(
         registry
-            .client
+            .as_("manufacturer")
+            .await
             .record_event(pb::RecordEventRequest {
                 request_id: String::new(),
                 ..release
@@ -617,7 +623,7 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
 async fn concurrent_events_on_one_robot_leave_one_linear_chain(db: TestDb) {
     let registry = spawn_registry(db).await;
     let id = robot(42);
-    let mut client = registry.client.clone();
+    let mut client = registry.as_("issuance").await;
     client
         .register_robots(pb::RegisterRobotsRequest {
             request_id: unique("register"),
@@ -626,8 +632,9 @@ async fn concurrent_events_on_one_robot_leave_one_linear_chain(db: TestDb) {
         .await
         .unwrap();
 
+    let service_provider = registry.as_("service-provider").await;
     let calls = (0..16).map(|i| {
-        let mut client = registry.client.clone();
+        let mut client = service_provider.clone();
         let id = id.clone();
         tokio::spawn(async move {
             client
@@ -755,7 +762,8 @@ async fn malformed_identity_codes_are_invalid_arguments_and_write_nothing(db: Te
 
     let status = assert_refused(
         registry
-            .client
+            .as_("manufacturer")
+            .await
             .record_event(pb::RecordEventRequest {
                 request_id: unique("event"),
                 robot_id: mistyped.clone(),
@@ -774,7 +782,8 @@ async fn malformed_identity_codes_are_invalid_arguments_and_write_nothing(db: Te
     bad_batch[1].robot_id = "CN-0001-HX0001-XYZ".into();
     let status = assert_refused(
         registry
-            .client
+            .as_("issuance")
+            .await
             .register_robots(pb::RegisterRobotsRequest {
                 request_id: unique("register"),
                 robots: bad_batch,
@@ -800,7 +809,8 @@ async fn malformed_identity_codes_are_invalid_arguments_and_write_nothing(db: Te
 
     let status = assert_refused(
         registry
-            .client
+            .as_("transfer")
+            .await
             .check_eligibility(pb::CheckEligibilityRequest {
                 robot_ids: vec![good.as_str().into(), "nonsense".into()],
                 intended_event: EventType::ExportCleared.into(),
@@ -827,7 +837,8 @@ async fn a_recall_holds_every_robot_of_the_model_at_once(db: TestDb) {
         .unwrap();
 
     let recall = registry
-        .client
+        .as_("manufacturer")
+        .await
         .create_recall(pb::CreateRecallRequest {
             request_id: unique("recall"),
             manufacturer_code: "0001".into(),
@@ -861,7 +872,8 @@ async fn a_recall_holds_every_robot_of_the_model_at_once(db: TestDb) {
     // A listed robot must belong to the recalled model.
     assert_refused(
         registry
-            .client
+            .as_("manufacturer")
+            .await
             .create_recall(pb::CreateRecallRequest {
                 request_id: unique("recall"),
                 manufacturer_code: "0001".into(),
@@ -905,7 +917,8 @@ async fn eligibility_is_answered_per_robot_in_one_call(db: TestDb) {
     let mut asked: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
     asked.push(missing.as_str().into());
     let verdicts = registry
-        .client
+        .as_("transfer")
+        .await
         .check_eligibility(pb::CheckEligibilityRequest {
             robot_ids: asked.clone(),
             intended_event: EventType::ExportCleared.into(),

@@ -2,11 +2,15 @@
 #![allow(dead_code)]
 
 use robotid_domain::code::RobotId;
+use robotid_platform::authz::{Allow, event_allows};
+use robotid_platform::identity::Role;
 use robotid_proto::common::v1 as common;
+use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_registry::{App, RegistryConfig};
 use robotid_test_support::TestDb;
+use robotid_test_support::tls::{channel, service_tls};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -14,6 +18,7 @@ use tonic_types::StatusExt;
 
 pub struct TestRegistry {
     pub addr: std::net::SocketAddr,
+    /// An anonymous caller: the public.
     pub client: RegistryServiceClient<Channel>,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
@@ -22,6 +27,7 @@ pub struct TestRegistry {
 
 pub async fn spawn_registry(db: TestDb) -> TestRegistry {
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+    config.server.tls = service_tls("registry");
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
         let path =
@@ -35,9 +41,7 @@ pub async fn spawn_registry(db: TestDb) -> TestRegistry {
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    let client = RegistryServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("client connects");
+    let client = RegistryServiceClient::new(channel(addr, None).await);
     TestRegistry {
         addr,
         client,
@@ -48,6 +52,28 @@ pub async fn spawn_registry(db: TestDb) -> TestRegistry {
 }
 
 impl TestRegistry {
+    /// A client presenting the test PKI's certificate `identity`
+    /// (`regulator`, `seller`, `issuance`, …).
+    pub async fn as_(&self, identity: &str) -> RegistryServiceClient<Channel> {
+        RegistryServiceClient::new(channel(self.addr, Some(identity)).await)
+    }
+
+    /// A client of the first role the authorization table allows to record
+    /// `kind`.
+    pub async fn recorder_of(&self, kind: EventType) -> RegistryServiceClient<Channel> {
+        let domain_kind = robotid_domain::lifecycle::EventKind::parse(
+            kind.as_str_name().trim_start_matches("EVENT_TYPE_"),
+        )
+        .expect("known event");
+        let identity = match event_allows(domain_kind).first() {
+            Some(Allow::Role(role)) => identity_of(*role),
+            Some(Allow::Service(name)) => name,
+            // Nobody may (ISSUED): ask as the regulator, to be refused.
+            Some(Allow::Public) | None => "regulator",
+        };
+        self.as_(identity).await
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -59,7 +85,8 @@ impl TestRegistry {
     }
 
     pub async fn register(&mut self, ids: &[RobotId]) -> pb::RegisterRobotsResponse {
-        self.client
+        self.as_("issuance")
+            .await
             .register_robots(pb::RegisterRobotsRequest {
                 request_id: unique("register"),
                 robots: ids.iter().map(registration).collect(),
@@ -72,10 +99,11 @@ impl TestRegistry {
     pub async fn record(
         &mut self,
         id: &RobotId,
-        kind: common::EventType,
+        kind: EventType,
         details: pb::EventDetails,
     ) -> Result<pb::Event, Status> {
-        self.client
+        self.recorder_of(kind)
+            .await
             .record_event(pb::RecordEventRequest {
                 request_id: unique("event"),
                 robot_id: id.as_str().to_owned(),
@@ -87,8 +115,13 @@ impl TestRegistry {
             .map(tonic::Response::into_inner)
     }
 
+    /// The public view anonymously, the full view as the regulator.
     pub async fn get(&mut self, id: &str, view: pb::RobotView) -> Result<pb::Robot, Status> {
-        self.client
+        let mut client = match view {
+            pb::RobotView::Full => self.as_("regulator").await,
+            _ => self.client.clone(),
+        };
+        client
             .get_robot(pb::GetRobotRequest {
                 robot_id: id.to_owned(),
                 view: view.into(),
@@ -104,7 +137,8 @@ impl TestRegistry {
     }
 
     pub async fn verify(&mut self, id: &RobotId) -> pb::VerifyHistoryResponse {
-        self.client
+        self.as_("regulator")
+            .await
             .verify_history(pb::VerifyHistoryRequest {
                 robot_id: id.as_str().to_owned(),
             })
@@ -116,9 +150,9 @@ impl TestRegistry {
     pub async fn all_events(&mut self, id: &RobotId) -> Vec<pb::Event> {
         let mut events = Vec::new();
         let mut page_token = String::new();
+        let mut client = self.as_("regulator").await;
         loop {
-            let page = self
-                .client
+            let page = client
                 .list_events(pb::ListEventsRequest {
                     robot_id: id.as_str().to_owned(),
                     page_size: 0,
@@ -147,6 +181,21 @@ impl TestRegistry {
             .rows_affected();
         pool.close().await;
         affected
+    }
+}
+
+/// The test PKI's certificate for a role.
+pub fn identity_of(role: Role) -> &'static str {
+    match role {
+        Role::Regulator => "regulator",
+        Role::Manufacturer => "manufacturer",
+        Role::Seller => "seller",
+        Role::ServiceProvider => "service-provider",
+        Role::Operator => "operator",
+        Role::Recycler => "recycler",
+        Role::Customs => "customs",
+        Role::Service => "issuance",
+        Role::Public => unreachable!("the public has no certificate"),
     }
 }
 

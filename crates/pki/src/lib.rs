@@ -1,0 +1,237 @@
+//! A development PKI: one CA and one certificate per role and per service,
+//! each naming its holder by a SAN URI `robotid://ROLE/ORG`. `robotid dev`,
+//! the local topology and the tests use it; production deployments bring
+//! certificates from their own CA with the same URIs.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+
+/// Who a certificate is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// File stem: `pki/<name>.crt`, `pki/<name>.key`.
+    pub name: String,
+    /// `robotid://ROLE/ORG`.
+    pub uri: String,
+    /// Services also serve: their certificates name the hosts they answer on.
+    pub dns_names: Vec<String>,
+}
+
+impl Holder {
+    pub fn client(name: &str, uri: &str) -> Self {
+        Self {
+            name: name.into(),
+            uri: uri.into(),
+            dns_names: Vec::new(),
+        }
+    }
+
+    /// A service (`issuance`, `registry`, `transfer`): a client certificate
+    /// for its calls to the others and a server certificate for its own
+    /// port, valid for localhost and its Kubernetes service names.
+    pub fn service(name: &str) -> Self {
+        let host = format!("robotid-{name}");
+        Self {
+            name: name.into(),
+            uri: format!("robotid://service/{name}"),
+            dns_names: vec![
+                "localhost".into(),
+                host.clone(),
+                format!("{host}.robotid"),
+                format!("{host}.robotid.svc"),
+                format!("{host}.robotid.svc.cluster.local"),
+            ],
+        }
+    }
+}
+
+/// One of every role of DESIGN.md, for a registry of `country`, plus the
+/// three services.
+pub fn standard_holders(country: &str) -> Vec<Holder> {
+    vec![
+        Holder::client("regulator", "robotid://regulator/miit"),
+        Holder::client("manufacturer", "robotid://manufacturer/0001"),
+        Holder::client("seller", "robotid://seller/S0001"),
+        Holder::client("service-provider", "robotid://service-provider/SP0001"),
+        Holder::client("operator", "robotid://operator/OP0001"),
+        Holder::client("recycler", "robotid://recycler/RC0001"),
+        Holder::client("customs", &format!("robotid://customs/{country}-SHA")),
+        Holder::service("issuance"),
+        Holder::service("registry"),
+        Holder::service("transfer"),
+    ]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("cannot make a certificate")]
+    Certificate(#[from] rcgen::Error),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A certificate and its private key, PEM.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// A CA able to issue certificates.
+pub struct CertificateAuthority {
+    issuer: Issuer<'static, KeyPair>,
+    cert_pem: String,
+}
+
+impl CertificateAuthority {
+    pub fn new(common_name: &str) -> Result<Self, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    pub fn issue(&self, holder: &Holder) -> Result<Issued, PkiError> {
+        let mut params = CertificateParams::new(holder.dns_names.clone())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, holder.uri.clone());
+        params
+            .subject_alt_names
+            .push(SanType::URI(holder.uri.clone().try_into()?));
+        if !holder.dns_names.is_empty() {
+            params
+                .subject_alt_names
+                .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        }
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        if !holder.dns_names.is_empty() {
+            params
+                .extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ServerAuth);
+        }
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// Paths of one holder's files in a PKI directory.
+pub fn cert_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.crt"))
+}
+
+pub fn key_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.key"))
+}
+
+pub fn ca_path(dir: &Path) -> PathBuf {
+    dir.join("ca.crt")
+}
+
+/// Makes `dir/ca.crt` and `dir/<name>.{crt,key}` for every holder, unless
+/// `dir/ca.crt` exists already (a second start reuses what is there).
+/// Returns whether it made them.
+pub fn create_dev_pki(dir: &Path, holders: &[Holder]) -> Result<bool, PkiError> {
+    if ca_path(dir).exists() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let ca = CertificateAuthority::new("Robot ID development CA")?;
+    for holder in holders {
+        let issued = ca.issue(holder)?;
+        write(
+            &cert_path(dir, &holder.name),
+            issued.cert_pem.as_bytes(),
+            false,
+        )?;
+        write(
+            &key_path(dir, &holder.name),
+            issued.key_pem.as_bytes(),
+            true,
+        )?;
+    }
+    // The CA last: its presence marks a complete directory.
+    write(&ca_path(dir), ca.cert_pem().as_bytes(), false)?;
+    Ok(true)
+}
+
+fn write(path: &Path, contents: &[u8], private: bool) -> Result<(), PkiError> {
+    let error = |source| PkiError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::write(path, contents).map_err(error)?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(error)?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makes_one_certificate_per_holder_once() {
+        let dir = std::env::temp_dir().join(format!("robotid-pki-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let holders = standard_holders("CN");
+        assert!(create_dev_pki(&dir, &holders).unwrap());
+        for holder in &holders {
+            let cert = std::fs::read_to_string(cert_path(&dir, &holder.name)).unwrap();
+            assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+            assert!(
+                std::fs::read_to_string(key_path(&dir, &holder.name))
+                    .unwrap()
+                    .contains("PRIVATE KEY")
+            );
+        }
+        let ca = std::fs::read(ca_path(&dir)).unwrap();
+        assert!(
+            !create_dev_pki(&dir, &holders).unwrap(),
+            "a second run reuses"
+        );
+        assert_eq!(std::fs::read(ca_path(&dir)).unwrap(), ca);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,180 @@
+//! Writing, listing and verifying the access log.
+//!
+//! An entry is written in the transaction of the write it covers, or in its
+//! own transaction before a full read is answered: if it cannot be written,
+//! the call fails (fail closed).
+
+use robotid_domain::access::{AccessDraft, AccessEntry, SHARDS, verify_shard};
+use robotid_domain::history::Digest;
+use robotid_domain::time::Timestamp;
+use robotid_platform::error::ApiError;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+macro_rules! entry_columns {
+    () => {
+        "shard, sequence, at, caller, action, robot_id, outcome, previous_hash, hash"
+    };
+}
+
+const INSERT: &str = concat!(
+    "INSERT INTO access_log (",
+    entry_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+
+/// Appends `draft` to its shard's chain, inside the caller's transaction.
+pub async fn append(
+    connection: &mut AnyConnection,
+    draft: AccessDraft,
+) -> Result<AccessEntry, ApiError> {
+    let shard = draft.shard();
+    // Taking the head row first serialises appends to one shard.
+    let (sequence, previous): (i64, Vec<u8>) = sqlx::query_as(
+        "UPDATE access_log_heads SET sequence = sequence + 1 WHERE shard = $1 RETURNING sequence, hash",
+    )
+    .bind(i64::from(shard))
+    .fetch_one(&mut *connection)
+    .await?;
+    let previous = Digest::from_slice(&previous).unwrap_or(Digest::GENESIS);
+    let entry = draft.seal(shard, sequence as u64, previous, Timestamp::now());
+    sqlx::query(INSERT)
+        .bind(i64::from(entry.shard))
+        .bind(entry.sequence as i64)
+        .bind(entry.at.as_micros())
+        .bind(&entry.caller)
+        .bind(&entry.action)
+        .bind(entry.robot_id.as_deref())
+        .bind(&entry.outcome)
+        .bind(&entry.previous_hash.0[..])
+        .bind(&entry.hash.0[..])
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("UPDATE access_log_heads SET hash = $1 WHERE shard = $2")
+        .bind(&entry.hash.0[..])
+        .bind(i64::from(shard))
+        .execute(&mut *connection)
+        .await?;
+    Ok(entry)
+}
+
+/// Appends `draft` in a transaction of its own.
+pub async fn record(pool: &AnyPool, draft: AccessDraft) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    append(&mut tx, draft).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Up to `limit` entries older than `before_id` (newest first), optionally
+/// about one robot; each with its id for paging.
+pub async fn list(
+    pool: &AnyPool,
+    robot_id: Option<&str>,
+    before_id: i64,
+    limit: u32,
+) -> Result<Vec<(i64, AccessEntry)>, ApiError> {
+    let rows = match robot_id {
+        Some(robot_id) => {
+            sqlx::query(concat!(
+                "SELECT id, ",
+                entry_columns!(),
+                " FROM access_log WHERE robot_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+            ))
+            .bind(robot_id)
+            .bind(before_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        }
+        None => {
+            sqlx::query(concat!(
+                "SELECT id, ",
+                entry_columns!(),
+                " FROM access_log WHERE id < $1 ORDER BY id DESC LIMIT $2"
+            ))
+            .bind(before_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, entry_from_row(row)?)))
+        .collect()
+}
+
+/// The outcome of walking every chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogVerdict {
+    Intact {
+        entries: u64,
+    },
+    Broken {
+        shard: u32,
+        sequence: u64,
+        problem: String,
+    },
+}
+
+pub async fn verify(pool: &AnyPool) -> Result<LogVerdict, ApiError> {
+    let mut total = 0;
+    for shard in 0..SHARDS {
+        let (head_sequence, head_hash): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT sequence, hash FROM access_log_heads WHERE shard = $1")
+                .bind(i64::from(shard))
+                .fetch_one(pool)
+                .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM access_log WHERE shard = $1 ORDER BY sequence"
+        ))
+        .bind(i64::from(shard))
+        .fetch_all(pool)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match entry_from_row(row) {
+                Ok(entry) => entries.push(entry),
+                Err(_) => {
+                    return Ok(LogVerdict::Broken {
+                        shard,
+                        sequence: entries.len() as u64 + 1,
+                        problem: "an entry cannot be read back".into(),
+                    });
+                }
+            }
+        }
+        let head = (
+            head_sequence as u64,
+            Digest::from_slice(&head_hash).unwrap_or(Digest::GENESIS),
+        );
+        if let Some((sequence, problem)) = verify_shard(&entries, head) {
+            return Ok(LogVerdict::Broken {
+                shard,
+                sequence,
+                problem,
+            });
+        }
+        total += entries.len() as u64;
+    }
+    Ok(LogVerdict::Intact { entries: total })
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<AccessEntry, ApiError> {
+    let previous: Vec<u8> = row.try_get("previous_hash")?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    let unreadable = || ApiError::internal(&std::io::Error::other("unreadable access log hash"));
+    Ok(AccessEntry {
+        shard: row.try_get::<i64, _>("shard")? as u32,
+        sequence: row.try_get::<i64, _>("sequence")? as u64,
+        at: Timestamp::from_micros(row.try_get("at")?),
+        caller: row.try_get("caller")?,
+        action: row.try_get("action")?,
+        robot_id: row.try_get("robot_id")?,
+        outcome: row.try_get("outcome")?,
+        previous_hash: Digest::from_slice(&previous).ok_or_else(unreadable)?,
+        hash: Digest::from_slice(&hash).ok_or_else(unreadable)?,
+    })
+}
