@@ -81,8 +81,18 @@ pub struct Access<S> {
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
-/// `ErrorInfo.domain` of refusals made here, before any one service.
-const DOMAIN: &str = "robotid";
+/// `ErrorInfo.domain` of a refusal made here: the service the path names
+/// (`/robotid.registry.v1.RegistryService/…` → `registry.robotid`), as the
+/// service itself would have answered.
+fn error_domain(path: &str) -> String {
+    match path
+        .strip_prefix("/robotid.")
+        .and_then(|rest| rest.split('.').next())
+    {
+        Some(area) => format!("{area}.robotid"),
+        None => "robotid".to_owned(),
+    }
+}
 
 impl<S> tower::Service<http::Request<Body>> for Access<S>
 where
@@ -136,7 +146,7 @@ where
             _ => None,
         });
         if let Some(refusal) = refusal {
-            let status = refusal.into_status(DOMAIN);
+            let status = refusal.into_status(&error_domain(request.uri().path()));
             return Box::pin(async move { Ok(status.into_http()) });
         }
 
@@ -147,10 +157,16 @@ where
         };
         if let Err(not_until) = self.layer.limiter.check_key(&key) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return Box::pin(async move { Ok(rate_limited(wait).into_http()) });
+            let status = rate_limited(wait, &error_domain(request.uri().path()));
+            return Box::pin(async move { Ok(status.into_http()) });
         }
         // Forget identities idle long enough to be back at full burst.
-        if self.layer.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(10_000) {
+        if self
+            .layer
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(10_000)
+        {
             self.layer.limiter.retain_recent();
         }
 
@@ -163,10 +179,10 @@ where
     }
 }
 
-fn rate_limited(wait: Duration) -> tonic::Status {
+fn rate_limited(wait: Duration, domain: &str) -> tonic::Status {
     let mut details = ErrorDetails::with_error_info(
         "RATE_LIMITED",
-        DOMAIN,
+        domain,
         [("retry_after_ms".to_owned(), wait.as_millis().to_string())],
     );
     details.set_retry_info(Some(wait));

@@ -26,8 +26,17 @@ pub struct TestRegistry {
 }
 
 pub async fn spawn_registry(db: TestDb) -> TestRegistry {
+    spawn_registry_with(db, |_| {}).await
+}
+
+/// As [`spawn_registry`], with settings changed by `configure`.
+pub async fn spawn_registry_with(
+    db: TestDb,
+    configure: impl FnOnce(&mut RegistryConfig),
+) -> TestRegistry {
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.server.tls = service_tls("registry");
+    configure(&mut config);
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
         let path =
@@ -167,6 +176,38 @@ impl TestRegistry {
             }
             page_token = page.next_page_token;
         }
+    }
+
+    /// Everything the registry's database holds, as text: the SQLite file
+    /// and its write-ahead log byte for byte, or every PostgreSQL row.
+    pub async fn dump(&self) -> String {
+        if let Some(dir) = self.db.dir() {
+            let mut text = String::new();
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+            return text;
+        }
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db.url).await.unwrap();
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let mut text = String::new();
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT t::text FROM {table} t"
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            text.push_str(&rows.join("\n"));
+        }
+        pool.close().await;
+        text
     }
 
     /// Runs SQL straight against the registry's database, as an attacker
