@@ -23,6 +23,8 @@ from grpc_status import rpc_status
 from grpc_tools import protoc
 from google.rpc import error_details_pb2
 
+import tls
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROTO = ROOT / "proto"
 
@@ -102,17 +104,7 @@ def refused(results, name, call, code, reason):
 
 def stub_as(registry_grpc, address, pki, identity):
     """A stub over TLS presenting `identity`'s certificate, or none."""
-    read = lambda name: (pki / name).read_bytes()
-    if identity is None:
-        credentials = grpc.ssl_channel_credentials(root_certificates=read("ca.crt"))
-    else:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=read("ca.crt"),
-            private_key=read(f"{identity}.key"),
-            certificate_chain=read(f"{identity}.crt"),
-        )
-    channel = grpc.secure_channel(address, credentials, options=[("grpc.ssl_target_name_override", "localhost")])
-    return registry_grpc.RegistryServiceStub(channel)
+    return registry_grpc.RegistryServiceStub(tls.channel(address, pki, identity))
 
 
 def main():

@@ -170,6 +170,7 @@ where
             self.layer.limiter.retain_recent();
         }
 
+        crate::rpc_telemetry::record_caller(&caller);
         request.extensions_mut().insert(caller);
         // The clone is ready because `poll_ready` readied `inner`; swap so
         // the readied one serves this call (tower's documented pattern).

@@ -19,6 +19,10 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (off when unset).
+    #[arg(long, env = "ROBOTID_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "ROBOTID_LOG_FORMAT", default_value = "text")]
     pub log_format: crate::telemetry::LogFormat,
@@ -33,6 +37,7 @@ impl ServerArgs {
             database_url: database_url.into(),
             tls: Default::default(),
             limits: Default::default(),
+            metrics_listen: None,
             log_format: Default::default(),
         }
     }
@@ -60,6 +65,10 @@ pub struct LimitArgs {
     /// more answer RESOURCE_EXHAUSTED with the time to wait.
     #[arg(long, env = "ROBOTID_RATE_LIMIT", default_value_t = std::num::NonZeroU32::new(2000).unwrap())]
     pub rate_limit: std::num::NonZeroU32,
+
+    /// After SIGTERM, seconds in-flight calls may take to finish.
+    #[arg(long, env = "ROBOTID_DRAIN_TIMEOUT_SECONDS", default_value_t = 20)]
+    pub drain_timeout_seconds: u64,
 }
 
 impl Default for LimitArgs {
@@ -68,6 +77,7 @@ impl Default for LimitArgs {
             request_timeout_seconds: 30,
             max_concurrent_calls: 1024,
             rate_limit: std::num::NonZeroU32::new(2000).unwrap(),
+            drain_timeout_seconds: 20,
         }
     }
 }
@@ -89,6 +99,7 @@ impl ServerArgs {
                     .rate_limit
                     .saturating_mul(std::num::NonZeroU32::new(2).unwrap()),
             },
+            drain_timeout: std::time::Duration::from_secs(limits.drain_timeout_seconds),
         }
     }
 }

@@ -100,6 +100,7 @@ impl Database {
             Backend::Postgres => migrations.postgres,
         };
         migrator.run(&pool).await.map_err(DbError::Migrate)?;
+        observe_pool(&pool);
         Ok(Self { pool, backend })
     }
 
@@ -110,6 +111,25 @@ impl Database {
             .await
             .map(|_| ())
     }
+}
+
+/// Connections in use and idle, as the metric
+/// `db.client.connections.usage{state}`.
+fn observe_pool(pool: &AnyPool) {
+    let pool = pool.clone();
+    opentelemetry::global::meter("robotid")
+        .i64_observable_gauge("db.client.connections.usage")
+        .with_description("Database connections in use and idle")
+        .with_callback(move |observer| {
+            let idle = pool.num_idle() as i64;
+            let size = i64::from(pool.size());
+            observer.observe(
+                size - idle,
+                &[opentelemetry::KeyValue::new("state", "used")],
+            );
+            observer.observe(idle, &[opentelemetry::KeyValue::new("state", "idle")]);
+        })
+        .build();
 }
 
 /// The file a `sqlite:` URL names; `None` for other URLs and in-memory

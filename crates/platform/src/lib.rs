@@ -13,6 +13,8 @@ pub mod error;
 pub mod idempotency;
 pub mod identity;
 pub mod pagination;
+pub mod process;
+pub mod rpc_telemetry;
 pub mod secret;
 pub mod server;
 pub mod shutdown;

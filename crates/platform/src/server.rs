@@ -15,6 +15,7 @@ use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::access::{AccessLayer, RateLimit};
+use crate::rpc_telemetry::RpcTelemetryLayer;
 use crate::tls::TlsMaterial;
 
 /// How a server protects itself and its callers.
@@ -30,6 +31,9 @@ pub struct ServeOptions {
     /// Calls per second per identity (per address for anonymous callers);
     /// more answer RESOURCE_EXHAUSTED with the time to wait.
     pub rate_limit: RateLimit,
+    /// After the stop signal, how long in-flight calls may take to finish
+    /// before the server returns anyway.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +43,7 @@ impl Default for ServeOptions {
             request_timeout: Duration::from_secs(30),
             max_concurrent_calls: 1_024,
             rate_limit: RateLimit::default(),
+            drain_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -151,24 +156,43 @@ impl GrpcServer {
         services: &[&str],
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(robotid_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
+        // Both reflection versions: grpcurl asks v1, many clients (Python's
+        // grpcio-reflection among them) still ask v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(robotid_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1().map_err(ServeError::Reflection)?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
             .map_err(ServeError::Reflection)?;
         let health_service = HealthServer::new(HealthService::from_health_reporter(
             self.health.reporter.clone(),
         ));
-        let routes = routes.add_service(health_service).add_service(reflection);
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
 
         self.health.set(services, true).await;
         let health = self.health.clone();
         let services: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
+        let (stopped, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping = async move {
             shutdown.await;
             let names: Vec<&str> = services.iter().map(String::as_str).collect();
             health.set(&names, false).await;
             tracing::info!("not serving; draining in-flight calls");
+            let _ = stopped.send(());
+        };
+        let drain_timeout = self.options.drain_timeout;
+        let deadline = async move {
+            if stopped_rx.await.is_ok() {
+                tokio::time::sleep(drain_timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
         };
 
         let options = self.options;
@@ -177,6 +201,9 @@ impl GrpcServer {
         // take a slot; admitted calls then compete for the global slots, and
         // past the limit are shed at once instead of queueing without bound.
         let layers = ServiceBuilder::new()
+            // Outside everything, so that refused and shed calls are traced
+            // and counted too.
+            .layer(RpcTelemetryLayer::new())
             .layer(AccessLayer::new(options.rate_limit))
             .load_shed()
             .layer(GlobalConcurrencyLimitLayer::new(
@@ -190,11 +217,16 @@ impl GrpcServer {
                 .map_err(ServeError::Tls)?;
         }
         tracing::info!(addr = %self.local_addr, tls = options.tls.is_some(), "serving gRPC");
-        builder
+        let serving = builder
             .layer(layers)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(self.incoming, stopping)
-            .await
-            .map_err(ServeError::Transport)
+            .serve_with_incoming_shutdown(self.incoming, stopping);
+        tokio::select! {
+            served = serving => served.map_err(ServeError::Transport),
+            () = deadline => {
+                tracing::warn!(?drain_timeout, "calls still in flight at the drain deadline; stopping anyway");
+                Ok(())
+            }
+        }
     }
 }
