@@ -19,6 +19,16 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// Serve plaintext gRPC health (only) on ADDR, for probes that do not
+    /// speak TLS, such as Kubernetes' gRPC probes (off when unset).
+    #[arg(long, env = "ROBOTID_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+
+    /// Apply the database migrations and exit (for a deployment step that
+    /// migrates before the new version serves).
+    #[arg(long, env = "ROBOTID_MIGRATE_ONLY")]
+    pub migrate_only: bool,
+
     /// Serve Prometheus metrics at http://ADDR/metrics (off when unset).
     #[arg(long, env = "ROBOTID_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -38,6 +48,8 @@ impl ServerArgs {
             tls: Default::default(),
             limits: Default::default(),
             metrics_listen: None,
+            health_listen: None,
+            migrate_only: false,
             log_format: Default::default(),
         }
     }
@@ -100,6 +112,7 @@ impl ServerArgs {
                     .saturating_mul(std::num::NonZeroU32::new(2).unwrap()),
             },
             drain_timeout: std::time::Duration::from_secs(limits.drain_timeout_seconds),
+            health_listen: self.health_listen,
         }
     }
 }

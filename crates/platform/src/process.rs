@@ -20,11 +20,20 @@ impl Stop {
 
 /// Runs one service: `serve` gets the stop signal and returns when it has
 /// drained. Telemetry is flushed before returning, so the process can exit 0.
+///
+/// With `--migrate-only`, `serve` is given a stop signal that has already
+/// fired: the app migrates while it builds, then stops at once.
 pub async fn run<F, Fut>(service: &'static str, args: &ServerArgs, serve: F) -> anyhow::Result<()>
 where
     F: FnOnce(Stop) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    if args.migrate_only {
+        let _telemetry = telemetry::init(service, args.log_format)?;
+        let (_, stopped) = tokio::sync::watch::channel(true);
+        tracing::info!(service, "migrating only");
+        return serve(Stop(stopped)).await;
+    }
     let telemetry = Arc::new(telemetry::init(service, args.log_format)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

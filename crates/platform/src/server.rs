@@ -34,6 +34,9 @@ pub struct ServeOptions {
     /// After the stop signal, how long in-flight calls may take to finish
     /// before the server returns anyway.
     pub drain_timeout: Duration,
+    /// A plaintext port serving only `grpc.health.v1`, for probes that do not
+    /// speak TLS (Kubernetes' native gRPC probes).
+    pub health_listen: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -44,6 +47,7 @@ impl Default for ServeOptions {
             max_concurrent_calls: 1_024,
             rate_limit: RateLimit::default(),
             drain_timeout: Duration::from_secs(20),
+            health_listen: None,
         }
     }
 }
@@ -196,6 +200,10 @@ impl GrpcServer {
         };
 
         let options = self.options;
+        let probe_port = match options.health_listen {
+            Some(addr) => Some(self.health.serve_plaintext(addr).await?),
+            None => None,
+        };
         // Outermost first. Identity, the RPC table and the per-identity rate
         // run before anything else and cost little, so refused calls never
         // take a slot; admitted calls then compete for the global slots, and
@@ -221,12 +229,44 @@ impl GrpcServer {
             .layer(layers)
             .add_routes(routes)
             .serve_with_incoming_shutdown(self.incoming, stopping);
-        tokio::select! {
+        let served = tokio::select! {
             served = serving => served.map_err(ServeError::Transport),
             () = deadline => {
                 tracing::warn!(?drain_timeout, "calls still in flight at the drain deadline; stopping anyway");
                 Ok(())
             }
+        };
+        // The probe port answers NOT_SERVING through the drain, then stops.
+        if let Some((stop, task)) = probe_port {
+            let _ = stop.send(());
+            let _ = task.await;
         }
+        served
+    }
+}
+
+type ProbePort = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+);
+
+impl Health {
+    /// Serves this health status alone, in plaintext, on `addr` until the
+    /// returned sender fires.
+    async fn serve_plaintext(&self, addr: SocketAddr) -> Result<ProbePort, ServeError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        tracing::info!(%addr, "serving plaintext gRPC health for probes");
+        let service = HealthServer::new(HealthService::from_health_reporter(self.reporter.clone()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+                    let _ = stopped.await;
+                }),
+        );
+        Ok((stop, task))
     }
 }
