@@ -63,16 +63,39 @@ pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, Telem
     } else {
         None
     };
-    init_with(service, format, spans)
+    init_with(
+        LogSettings {
+            service,
+            format,
+            ..LogSettings::default()
+        },
+        spans,
+    )
+}
+
+/// Where and how logs go.
+#[derive(Default)]
+pub struct LogSettings {
+    pub service: &'static str,
+    pub format: LogFormat,
+    /// An `EnvFilter` directive; `RUST_LOG` (or `info`) when `None`.
+    pub filter: Option<String>,
+    /// Standard output when `None`; tests capture logs here.
+    pub writer: Option<tracing_subscriber::fmt::writer::BoxMakeWriter>,
 }
 
 /// As [`init`], with spans going to `spans` (tests pass the SDK's in-memory
-/// exporter).
+/// exporter) and logs as `logs` says.
 pub fn init_with(
-    service: &'static str,
-    format: LogFormat,
+    logs: LogSettings,
     spans: Option<impl SpanExporter + 'static>,
 ) -> Result<Telemetry, TelemetryError> {
+    let LogSettings {
+        service,
+        format,
+        filter,
+        writer,
+    } = logs;
     let resource = Resource::builder().with_service_name(service).build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
@@ -104,14 +127,19 @@ pub fn init_with(
     let meters = meters.build();
     opentelemetry::global::set_meter_provider(meters.clone());
 
-    let filter = EnvFilter::try_from_default_env()
-        // The exporters' own HTTP/2 and gRPC spans would trace themselves.
-        .unwrap_or_else(|_| {
-            EnvFilter::new("info,h2=warn,hyper=warn,tonic=warn,tower=warn,opentelemetry=warn")
-        });
+    // The exporters' own HTTP/2 and gRPC spans would trace themselves.
+    const QUIET: &str = "h2=warn,hyper=warn,tonic=warn,tower=warn,opentelemetry=warn";
+    let filter = match filter {
+        Some(directive) => EnvFilter::new(format!("{directive},{QUIET}")),
+        None => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}"))),
+    };
+    let writer = writer
+        .unwrap_or_else(|| tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout));
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(true)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(writer);
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt

@@ -1,22 +1,74 @@
-//! A caller's W3C trace context becomes the parent of the registry's span
-//! for the call, so one trace follows a request into the registry. (The
-//! cross-service traces are tested where transfer and issuance call it.)
+//! Telemetry seen from outside: a caller's W3C trace context becomes the
+//! parent of the registry's span for the call (one trace follows a request
+//! into the registry; the cross-service traces are tested where transfer
+//! and issuance call it), and no private holder reference reaches a log
+//! line or a span.
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceId;
-use opentelemetry_sdk::trace::InMemorySpanExporter;
-use robotid_platform::telemetry::{self, LogFormat};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use robotid_platform::telemetry::{self, LogFormat, LogSettings, Telemetry};
+use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as pb;
 use robotid_test_support::TestDb;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 mod support;
 
+/// Everything logged, kept for inspection.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn spans_until(
+    telemetry: &Telemetry,
+    exporter: &InMemorySpanExporter,
+    found: impl Fn(&[SpanData]) -> bool,
+) -> Vec<SpanData> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        telemetry.flush();
+        let spans = exporter.get_finished_spans().unwrap();
+        if found(&spans) {
+            return spans;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the expected spans were not exported"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// One test: the subscriber and the exporters are global to the process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rpc_span_continues_the_callers_trace_and_names_the_caller() {
+async fn spans_continue_the_callers_trace_and_neither_spans_nor_logs_hold_private_references() {
     let exporter = InMemorySpanExporter::default();
-    let telemetry =
-        telemetry::init_with("robotid-registry", LogFormat::Text, Some(exporter.clone())).unwrap();
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let telemetry = telemetry::init_with(
+        LogSettings {
+            service: "robotid-registry",
+            format: LogFormat::Json,
+            // As talkative as it gets: nothing private may show even so.
+            filter: Some("trace".into()),
+            writer: Some(BoxMakeWriter::new(move || writer.clone())),
+        },
+        Some(exporter.clone()),
+    )
+    .unwrap();
     let mut registry = support::spawn_registry(TestDb::sqlite()).await;
     let id = support::robot(1);
     registry.register(std::slice::from_ref(&id)).await;
@@ -40,22 +92,13 @@ async fn the_rpc_span_continues_the_callers_trace_and_names_the_caller() {
         .unwrap();
 
     let wanted = TraceId::from_hex(trace_id).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let span = loop {
-        telemetry.flush();
-        let spans = exporter.get_finished_spans().unwrap();
-        if let Some(span) = spans
-            .into_iter()
-            .find(|s| s.span_context.trace_id() == wanted)
-        {
-            break span;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no span of the caller's trace was exported"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let spans = spans_until(&telemetry, &exporter, |spans| {
+        spans.iter().any(|s| s.span_context.trace_id() == wanted)
+    });
+    let span = spans
+        .iter()
+        .find(|s| s.span_context.trace_id() == wanted)
+        .unwrap();
     assert_eq!(span.name, "robotid.registry.v1.RegistryService/GetRobot");
     let attribute = |key: &str| {
         span.attributes
@@ -66,5 +109,52 @@ async fn the_rpc_span_continues_the_callers_trace_and_names_the_caller() {
     assert_eq!(attribute("caller.role").as_deref(), Some("regulator"));
     assert_eq!(attribute("caller.organization").as_deref(), Some("miit"));
     assert_eq!(attribute("rpc.grpc.status_code").as_deref(), Some("0"));
+
+    // Sales to private holders, logged at trace level and traced.
+    let references: Vec<String> = (0..3)
+        .map(|i| format!("PRIVATE-PERSON-{i}-c0ffee"))
+        .collect();
+    for (i, reference) in references.iter().enumerate() {
+        let id = support::robot(10 + i as u64);
+        registry.register(std::slice::from_ref(&id)).await;
+        registry
+            .record(&id, EventType::ReleasedToMarket, Default::default())
+            .await
+            .unwrap();
+        registry
+            .record(
+                &id,
+                EventType::Sold,
+                pb::EventDetails {
+                    holder: support::private(reference),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let spans = spans_until(&telemetry, &exporter, |spans| {
+        spans
+            .iter()
+            .filter(|s| s.name.ends_with("/RecordEvent"))
+            .count()
+            >= 6
+    });
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains(trace_id),
+        "log lines of a call carry its trace id"
+    );
+    let exported = format!("{spans:?}");
+    for reference in &references {
+        assert!(
+            !logged.contains(reference.as_str()),
+            "{reference} in the logs"
+        );
+        assert!(
+            !exported.contains(reference.as_str()),
+            "{reference} in a span"
+        );
+    }
     registry.stop().await;
 }
