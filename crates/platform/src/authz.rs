@@ -68,6 +68,11 @@ pub const RPCS: &[(&str, &[Allow])] = &[
             S("transfer"),
         ],
     ),
+    // Border events of a whole shipment at once.
+    (
+        "/robotid.registry.v1.RegistryService/RecordEvents",
+        &[S("transfer")],
+    ),
     (
         "/robotid.registry.v1.RegistryService/ListEvents",
         PARTICIPANTS,

@@ -34,6 +34,8 @@ const MAX_REGISTRATIONS: usize = 10_000;
 /// At most this many robots per `CheckEligibility`, one shipment's worth.
 const MAX_ELIGIBILITY: usize = 1_000;
 const MAX_RECALL_ROBOTS: usize = 10_000;
+/// At most this many events per `RecordEvents`, one shipment's worth.
+const MAX_BATCH_EVENTS: usize = 1_000;
 
 pub struct RegistryApi {
     store: RegistryStore,
@@ -56,7 +58,11 @@ fn status(error: ApiError) -> Status {
 }
 
 fn write_status(error: WriteError) -> Status {
-    status(match error {
+    status(write_error(error))
+}
+
+fn write_error(error: WriteError) -> ApiError {
+    match error {
         WriteError::RobotNotFound(id) => {
             ApiError::not_found("ROBOT_NOT_FOUND", format!("robots/{id}"))
                 .with_metadata("robot_id", id.as_str())
@@ -69,7 +75,7 @@ fn write_status(error: WriteError) -> Status {
                 .with_metadata("robot_id", id.as_str())
         }
         WriteError::Api(error) => error,
-    })
+    }
 }
 
 fn access(caller: &Caller, action: impl Into<String>, robot_id: Option<&RobotId>) -> AccessDraft {
@@ -100,6 +106,41 @@ impl RegistryApi {
     async fn log_read(&self, draft: AccessDraft) -> Result<(), Status> {
         self.store.log_access(draft).await.map_err(status)
     }
+}
+
+impl RegistryApi {
+    /// The event to append, once the caller may record `kind`: its details
+    /// checked against the kind.
+    fn event_draft(
+        &self,
+        caller: &Caller,
+        kind: EventKind,
+        details: Option<pb::EventDetails>,
+        occurred_at: Option<Timestamp>,
+    ) -> Result<EventDraft, ApiError> {
+        let details = details_from_wire(details, &self.holder_key)?;
+        details
+            .validate_for(kind)
+            .map_err(|e| ApiError::invalid_argument(format!("details.{}", e.field), e.problem))?;
+        Ok(EventDraft {
+            kind,
+            details,
+            occurred_at: occurred_at.unwrap_or_else(Timestamp::now),
+            actor: caller.to_string(),
+        })
+    }
+}
+
+/// An event type a caller may ask to record: any but ISSUED.
+fn recordable_kind(field: &str, value: i32) -> Result<EventKind, ApiError> {
+    let kind = event_kind_from_wire(field, value)?;
+    if matches!(kind, EventKind::Issued) {
+        return Err(ApiError::invalid_argument(
+            field,
+            "ISSUED is recorded by RegisterRobots only",
+        ));
+    }
+    Ok(kind)
 }
 
 /// The request with its `request_id` cleared, for the fingerprint.
@@ -210,33 +251,19 @@ impl RegistryService for RegistryApi {
             occur_time,
         } = message;
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
-        let kind = event_kind_from_wire("type", r#type).map_err(status)?;
-        if matches!(kind, EventKind::Issued) {
-            return Err(status(ApiError::invalid_argument(
-                "type",
-                "ISSUED is recorded by RegisterRobots only",
-            )));
-        }
+        let kind = recordable_kind("type", r#type).map_err(status)?;
         let draft = access(&caller, format!("RecordEvent({kind})"), Some(&id));
         if let Err(error) = authz::require_event(&caller, kind, id.manufacturer().as_str()) {
             return Err(self.refuse(draft, status(error)).await);
         }
-        let details = details_from_wire(details, &self.holder_key).map_err(status)?;
-        details.validate_for(kind).map_err(|e| {
-            status(ApiError::invalid_argument(
-                format!("details.{}", e.field),
-                e.problem,
-            ))
-        })?;
-        let event = EventDraft {
-            kind,
-            details,
-            occurred_at: occur_time
-                .as_ref()
-                .map(timestamp_from_wire)
-                .unwrap_or_else(Timestamp::now),
-            actor: caller.to_string(),
-        };
+        let event = self
+            .event_draft(
+                &caller,
+                kind,
+                details,
+                occur_time.as_ref().map(timestamp_from_wire),
+            )
+            .map_err(status)?;
         let event = match self
             .store
             .record_event(&key, &id, event, draft.clone())
@@ -246,6 +273,79 @@ impl RegistryService for RegistryApi {
             Err(error) => return Err(self.refuse(draft, write_status(error)).await),
         };
         Ok(Response::new(event_to_wire(&event)))
+    }
+
+    async fn record_events(
+        &self,
+        request: Request<pb::RecordEventsRequest>,
+    ) -> Result<Response<pb::RecordEventsResponse>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let key = RequestKey::new(
+            "RecordEvents",
+            &message.request_id,
+            &without_request_id(&message, |m| m.request_id.clear()),
+        )
+        .map_err(status)?;
+        let pb::RecordEventsRequest {
+            request_id: _,
+            events,
+        } = message;
+        if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
+            return Err(status(ApiError::invalid_argument(
+                "events",
+                format!("1 to {MAX_BATCH_EVENTS} events per call"),
+            )));
+        }
+        // One access log entry for the whole call, as for RegisterRobots.
+        let draft = access(&caller, format!("RecordEvents({})", events.len()), None);
+        let mut drafts = Vec::with_capacity(events.len());
+        for (i, event) in events.into_iter().enumerate() {
+            let field = format!("events[{i}]");
+            let pb::RecordEventRequest {
+                request_id,
+                robot_id: id,
+                r#type,
+                details,
+                occur_time,
+            } = event;
+            if !request_id.is_empty() {
+                return Err(status(
+                    ApiError::invalid_argument(
+                        "request_id",
+                        "leave empty: the batch's request_id covers every event",
+                    )
+                    .within(&field),
+                ));
+            }
+            let id = robot_id("robot_id", &id, &self.home).map_err(|e| status(e.within(&field)))?;
+            let kind = recordable_kind("type", r#type).map_err(|e| status(e.within(&field)))?;
+            if let Err(error) = authz::require_event(&caller, kind, id.manufacturer().as_str()) {
+                let error = error.with_metadata("robot_id", id.as_str());
+                return Err(self.refuse(draft, status(error)).await);
+            }
+            let event = self
+                .event_draft(
+                    &caller,
+                    kind,
+                    details,
+                    occur_time.as_ref().map(timestamp_from_wire),
+                )
+                .map_err(|e| status(e.within(&field)))?;
+            drafts.push((id, event));
+        }
+        match self.store.record_events(&key, drafts, draft.clone()).await {
+            Ok(events) => Ok(Response::new(pb::RecordEventsResponse {
+                events: events.iter().map(event_to_wire).collect(),
+            })),
+            Err((robot, error)) => {
+                let mut error = write_error(error);
+                if let Some(robot) = robot {
+                    error = error.with_metadata("robot_id", robot.as_str());
+                }
+                Err(self.refuse(draft, status(error)).await)
+            }
+        }
     }
 
     async fn list_events(

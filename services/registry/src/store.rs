@@ -218,6 +218,54 @@ impl RegistryStore {
         Ok(event)
     }
 
+    /// Appends several events, in order, all in one transaction: every one
+    /// of them or, when the lifecycle refuses one, none. The error names the
+    /// robot that was refused.
+    pub async fn record_events(
+        &self,
+        key: &RequestKey,
+        drafts: Vec<(RobotId, EventDraft)>,
+        access: AccessDraft,
+    ) -> Result<Vec<Event>, (Option<RobotId>, WriteError)> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await.map_err(unattributed)?;
+        if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros())
+            .await
+            .map_err(unattributed)?
+        {
+            // The same fingerprint means the same robots in the same order:
+            // the result holds their sequences.
+            let mut events = Vec::with_capacity(drafts.len());
+            for ((robot_id, _), sequence) in drafts.iter().zip(result.split(',')) {
+                let sequence: i64 = sequence
+                    .parse()
+                    .map_err(|_| unattributed(corrupt("request result")))?;
+                events.push(
+                    load_event(&mut tx, robot_id, sequence)
+                        .await
+                        .map_err(unattributed)?,
+                );
+            }
+            return Ok(events);
+        }
+        let mut events = Vec::with_capacity(drafts.len());
+        for (robot_id, draft) in drafts {
+            match append_event(&mut tx, &robot_id, draft, now).await {
+                Ok(event) => events.push(event),
+                Err(error) => return Err((Some(robot_id), error)),
+            }
+        }
+        let sequences: Vec<String> = events.iter().map(|e| e.sequence.to_string()).collect();
+        idempotency::complete(&mut tx, key, &sequences.join(","))
+            .await
+            .map_err(unattributed)?;
+        access_log::append(&mut tx, access)
+            .await
+            .map_err(unattributed)?;
+        tx.commit().await.map_err(unattributed)?;
+        Ok(events)
+    }
+
     /// Opens a recall and records RECALL_ISSUED on every affected robot, in
     /// one transaction. Robots past the end of their life (decommissioned,
     /// recycled) or abroad-only states the lifecycle refuses are skipped.
@@ -630,6 +678,11 @@ fn holder_from_columns(
         (Some("private"), Some(digest)) => Ok(Some(Holder::Private(digest))),
         _ => Err(corrupt("holder")),
     }
+}
+
+/// A batch failure that is about no single robot.
+fn unattributed(error: impl Into<WriteError>) -> (Option<RobotId>, WriteError) {
+    (None, error.into())
 }
 
 fn same_registration(stored: &Robot, new: &Robot) -> bool {

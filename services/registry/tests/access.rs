@@ -101,7 +101,11 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
         .iter()
         .filter(|(method, _)| method.starts_with("/robotid.registry.v1."))
         .collect();
-    assert_eq!(registry_rpcs.len(), 9, "every registry RPC is in the table");
+    assert_eq!(
+        registry_rpcs.len(),
+        10,
+        "every registry RPC is in the table"
+    );
     for (method, allows) in registry_rpcs {
         let name = method.rsplit('/').next().unwrap();
         for (identity, uri) in IDENTITIES {
@@ -151,6 +155,30 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                         refusal
                     };
                     assert_eq!(code, expected, "RecordEvent gate as {who}");
+                }
+                "RecordEvents" => {
+                    // The RPC gate only, as for RecordEvent.
+                    let result = client
+                        .record_events(pb::RecordEventsRequest {
+                            request_id: unique("matrix"),
+                            events: vec![pb::RecordEventRequest {
+                                request_id: String::new(),
+                                robot_id: known.as_str().into(),
+                                r#type: EventType::Unspecified.into(),
+                                details: None,
+                                occur_time: None,
+                            }],
+                        })
+                        .await;
+                    let code = result
+                        .expect_err("an unspecified event is malformed")
+                        .code();
+                    let expected = if allowed {
+                        Code::InvalidArgument
+                    } else {
+                        refusal
+                    };
+                    assert_eq!(code, expected, "RecordEvents gate as {who}");
                 }
                 "ListEvents" => {
                     let result = client

@@ -22,6 +22,7 @@ each_backend!(
     malformed_identity_codes_are_invalid_arguments_and_write_nothing,
     a_recall_holds_every_robot_of_the_model_at_once,
     eligibility_is_answered_per_robot_in_one_call,
+    a_batch_of_events_is_recorded_whole_or_not_at_all,
 );
 
 async fn registers_and_resolves_in_both_views(db: TestDb) {
@@ -944,5 +945,126 @@ async fn eligibility_is_answered_per_robot_in_one_call(db: TestDb) {
         ]
     );
     assert_eq!(verdicts[0].status(), RobotStatus::InMarket);
+    registry.stop().await;
+}
+
+async fn a_batch_of_events_is_recorded_whole_or_not_at_all(db: TestDb) {
+    let mut registry = spawn_registry(db).await;
+    let ids: Vec<_> = (1..=3).map(robot).collect();
+    registry.register(&ids).await;
+    for id in &ids {
+        registry
+            .record(id, EventType::ReleasedToMarket, Default::default())
+            .await
+            .unwrap();
+    }
+    registry
+        .record(&ids[1], EventType::ReportedStolen, Default::default())
+        .await
+        .unwrap();
+    let batch =
+        |ids: &[&robotid_domain::code::RobotId], request_id: &str| pb::RecordEventsRequest {
+            request_id: request_id.into(),
+            events: ids
+                .iter()
+                .map(|id| pb::RecordEventRequest {
+                    request_id: String::new(),
+                    robot_id: id.as_str().into(),
+                    r#type: EventType::ExportCleared.into(),
+                    details: Some(pb::EventDetails {
+                        country_code: "DE".into(),
+                        reference: "transfers/0123456789abcdef".into(),
+                        ..Default::default()
+                    }),
+                    occur_time: None,
+                })
+                .collect(),
+        };
+    let mut transfer = registry.as_("transfer").await;
+
+    // The stolen robot fails the whole batch, and says which robot it was.
+    let status = assert_refused(
+        transfer
+            .record_events(batch(&[&ids[0], &ids[1], &ids[2]], &unique("batch")))
+            .await,
+        Code::FailedPrecondition,
+        "ROBOT_STOLEN",
+    );
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().metadata["robot_id"],
+        ids[1].as_str()
+    );
+    assert_eq!(
+        registry.full(&ids[0]).await.event_count,
+        2,
+        "nothing recorded"
+    );
+
+    let request_id = unique("batch");
+    let recorded = transfer
+        .record_events(batch(&[&ids[0], &ids[2]], &request_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[1].robot_id, ids[2].as_str());
+    assert_eq!(recorded[1].sequence, 3);
+    assert_eq!(
+        registry.full(&ids[0]).await.jurisdiction(),
+        Jurisdiction::ExportCleared
+    );
+
+    // A retry answers the same events and records nothing more; the same
+    // id for other events is refused.
+    let again = transfer
+        .record_events(batch(&[&ids[0], &ids[2]], &request_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(again, recorded);
+    assert_eq!(registry.full(&ids[2]).await.event_count, 3);
+    assert_refused(
+        transfer.record_events(batch(&[&ids[0]], &request_id)).await,
+        Code::FailedPrecondition,
+        "REQUEST_ID_REUSED",
+    );
+
+    // One access log entry per call, however many robots it covers (a
+    // replay wrote nothing, so has none).
+    let log = registry
+        .as_("regulator")
+        .await
+        .list_access_log(pb::ListAccessLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let batches: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|entry| entry.action.starts_with("RecordEvents"))
+        .map(|entry| (entry.action.as_str(), entry.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            ("RecordEvents(1)", "FailedPrecondition REQUEST_ID_REUSED"),
+            ("RecordEvents(2)", "OK"),
+            ("RecordEvents(3)", "FailedPrecondition ROBOT_STOLEN"),
+        ]
+    );
+
+    // Border events are the transfer service's alone.
+    assert_eq!(
+        registry
+            .as_("regulator")
+            .await
+            .record_events(batch(&[&ids[0]], &unique("batch")))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
     registry.stop().await;
 }
