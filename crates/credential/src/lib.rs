@@ -10,7 +10,9 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod clearance;
 mod cose;
+pub mod deployment;
 mod id;
 pub mod key;
 

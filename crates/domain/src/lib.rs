@@ -11,3 +11,4 @@ pub mod holder;
 pub mod lifecycle;
 pub mod robot;
 pub mod time;
+pub mod transfer;

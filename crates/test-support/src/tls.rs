@@ -36,13 +36,45 @@ pub fn service_tls(name: &str) -> TlsArgs {
     TlsArgs::from_dir(pki_dir(), name)
 }
 
-fn read(name: &str) -> Vec<u8> {
-    std::fs::read(pki_dir().join(name)).expect("PKI file")
-}
-
 /// A channel to `addr` over TLS, presenting the certificate `identity`
 /// (`regulator`, `seller`, …), or none for an anonymous caller.
 pub async fn channel(addr: SocketAddr, identity: Option<&str>) -> Channel {
+    channel_in(pki_dir(), addr, identity).await
+}
+
+/// A PKI of its own, for one of several deployments side by side (each
+/// country's registry has its own CA): every role and service of
+/// `robotid_pki::standard_holders(country)`, plus `extra` holders.
+pub struct TestPki {
+    dir: tempfile::TempDir,
+}
+
+impl TestPki {
+    pub fn new(country: &str, extra: &[robotid_pki::Holder]) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut holders = robotid_pki::standard_holders(country);
+        holders.extend_from_slice(extra);
+        robotid_pki::create_dev_pki(dir.path(), &holders).expect("development PKI");
+        Self { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// TLS settings for one of this PKI's services.
+    pub fn service_tls(&self, name: &str) -> TlsArgs {
+        TlsArgs::from_dir(self.dir(), name)
+    }
+
+    /// As [`channel`], with this PKI's CA and certificates.
+    pub async fn channel(&self, addr: SocketAddr, identity: Option<&str>) -> Channel {
+        channel_in(self.dir(), addr, identity).await
+    }
+}
+
+async fn channel_in(dir: &Path, addr: SocketAddr, identity: Option<&str>) -> Channel {
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("PKI file");
     let mut tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(read("ca.crt")))
         .domain_name("localhost");

@@ -1,0 +1,575 @@
+//! Shipments across borders: a transfer's direction and state, the decision
+//! on each robot and on the whole shipment, how an imported robot enters
+//! the registry, and the trust list of foreign registries' keys.
+//!
+//! State machine of a transfer (REQUESTED lives only inside the clearance
+//! call; what is stored is its outcome):
+//!
+//! ```text
+//! REQUESTED ─┬─> CLEARED ───────────┬─> DEPARTED  (export, ConfirmDeparture)
+//!            ├─> PARTIALLY_CLEARED ─┴─> ARRIVED   (import, ConfirmArrival)
+//!            └─> REFUSED  (final)
+//! ```
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::code::{CountryCode, RobotId};
+use crate::lifecycle::Status;
+use crate::time::Timestamp;
+
+/// The reason of a robot that could cross on its own, in a shipment that
+/// was refused as a whole.
+pub const SHIPMENT_REFUSED: &str = "SHIPMENT_REFUSED";
+
+/// Which way a shipment crosses this registry's border.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Export,
+    Import,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Export => "EXPORT",
+            Direction::Import => "IMPORT",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Direction::Export, Direction::Import]
+            .into_iter()
+            .find(|direction| direction.as_str() == name)
+    }
+}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferState {
+    Requested,
+    Cleared,
+    PartiallyCleared,
+    Refused,
+    Departed,
+    Arrived,
+}
+
+impl TransferState {
+    pub const ALL: [TransferState; 6] = [
+        TransferState::Requested,
+        TransferState::Cleared,
+        TransferState::PartiallyCleared,
+        TransferState::Refused,
+        TransferState::Departed,
+        TransferState::Arrived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferState::Requested => "REQUESTED",
+            TransferState::Cleared => "CLEARED",
+            TransferState::PartiallyCleared => "PARTIALLY_CLEARED",
+            TransferState::Refused => "REFUSED",
+            TransferState::Departed => "DEPARTED",
+            TransferState::Arrived => "ARRIVED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == name)
+    }
+
+    /// The shipment's decision from its robots': cleared when every robot
+    /// is; partially cleared when the declarant allowed it and at least one
+    /// robot is; refused otherwise.
+    pub fn decide(decisions: &[RobotDecision], allow_partial: bool) -> TransferState {
+        let cleared = decisions.iter().filter(|d| d.is_cleared()).count();
+        if cleared > 0 && cleared == decisions.len() {
+            TransferState::Cleared
+        } else if cleared > 0 && allow_partial {
+            TransferState::PartiallyCleared
+        } else {
+            TransferState::Refused
+        }
+    }
+
+    /// The shipment's decision, and its robots' as they stand in it: in a
+    /// refused shipment nothing crosses, so a robot that was fine on its
+    /// own is refused too, with `SHIPMENT_REFUSED` as its reason.
+    pub fn settle(
+        mut decisions: Vec<RobotDecision>,
+        allow_partial: bool,
+    ) -> (Vec<RobotDecision>, TransferState) {
+        let state = Self::decide(&decisions, allow_partial);
+        if state == TransferState::Refused {
+            for decision in decisions.iter_mut().filter(|d| d.is_cleared()) {
+                decision.refusal = Some(SHIPMENT_REFUSED.to_owned());
+                decision.arrival = None;
+            }
+        }
+        (decisions, state)
+    }
+
+    /// The state after the shipment left (an export's confirmation).
+    pub fn depart(self, direction: Direction) -> Result<TransferState, TransitionError> {
+        self.confirm(direction, Direction::Export, TransferState::Departed)
+    }
+
+    /// The state after the shipment arrived (an import's confirmation).
+    pub fn arrive(self, direction: Direction) -> Result<TransferState, TransitionError> {
+        self.confirm(direction, Direction::Import, TransferState::Arrived)
+    }
+
+    fn confirm(
+        self,
+        direction: Direction,
+        expected: Direction,
+        next: TransferState,
+    ) -> Result<TransferState, TransitionError> {
+        if direction != expected {
+            return Err(TransitionError::Direction {
+                direction,
+                confirmation: next,
+            });
+        }
+        match self {
+            TransferState::Cleared | TransferState::PartiallyCleared => Ok(next),
+            TransferState::Requested | TransferState::Refused => {
+                Err(TransitionError::NotCleared(self))
+            }
+            TransferState::Departed => Err(TransitionError::AlreadyDeparted),
+            TransferState::Arrived => Err(TransitionError::AlreadyArrived),
+        }
+    }
+
+    /// Whether the shipment's cleared robots may cross.
+    pub fn is_cleared(self) -> bool {
+        matches!(
+            self,
+            TransferState::Cleared | TransferState::PartiallyCleared
+        )
+    }
+}
+
+impl fmt::Display for TransferState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a transfer cannot move to the state asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the transfer is {0}: only a cleared shipment crosses the border")]
+    NotCleared(TransferState),
+    #[error("the shipment already departed")]
+    AlreadyDeparted,
+    #[error("the shipment already arrived")]
+    AlreadyArrived,
+    #[error("an {} transfer is not confirmed {}", direction.as_str(), confirmation)]
+    Direction {
+        direction: Direction,
+        confirmation: TransferState,
+    },
+}
+
+impl TransitionError {
+    /// The machine-readable reason (AIP-193 `ErrorInfo.reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TransitionError::NotCleared(_) => "TRANSFER_NOT_CLEARED",
+            TransitionError::AlreadyDeparted => "ALREADY_DEPARTED",
+            TransitionError::AlreadyArrived => "ALREADY_ARRIVED",
+            TransitionError::Direction { .. } => "WRONG_DIRECTION",
+        }
+    }
+}
+
+/// How a cleared import enters this registry when it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// A foreign robot new here: registered as imported, in the status
+    /// and with the names its origin stated.
+    Register {
+        status: Status,
+        manufacturer_name: String,
+        model_name: String,
+    },
+    /// A robot this registry already knows, abroad until now: its
+    /// IMPORTED event is recorded.
+    Return,
+}
+
+/// The decision on one robot of a shipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RobotDecision {
+    pub robot_id: RobotId,
+    /// `None` when cleared; else the machine-readable reason, e.g.
+    /// `RECALL_OPEN` (from the registry) or `KEY_REVOKED` (from the trust
+    /// list).
+    pub refusal: Option<String>,
+    /// Imports only, once cleared: how the robot enters the registry.
+    pub arrival: Option<Arrival>,
+}
+
+impl RobotDecision {
+    pub fn cleared(robot_id: RobotId, arrival: Option<Arrival>) -> Self {
+        Self {
+            robot_id,
+            refusal: None,
+            arrival,
+        }
+    }
+
+    pub fn refused(robot_id: RobotId, reason: impl Into<String>) -> Self {
+        Self {
+            robot_id,
+            refusal: Some(reason.into()),
+            arrival: None,
+        }
+    }
+
+    pub fn is_cleared(&self) -> bool {
+        self.refusal.is_none()
+    }
+}
+
+/// A transfer's identifier: derived from the clearance request's
+/// `request_id`, so that a retry after a partial failure (the registry
+/// wrote, this service did not) names the same transfer and the registry's
+/// own idempotency recognises its events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransferId(String);
+
+impl TransferId {
+    const LEN: usize = 16;
+
+    pub fn for_request(request_id: &str) -> Self {
+        let digest = Sha256::digest(format!("robotid-transfer\n{request_id}").as_bytes());
+        Self(hex::encode(&digest[..Self::LEN / 2]))
+    }
+
+    /// From `transfers/{id}`.
+    pub fn parse_name(name: &str) -> Option<Self> {
+        let id = name.strip_prefix("transfers/")?;
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        (id.len() == Self::LEN && id.bytes().all(lower_hex)).then(|| Self(id.to_owned()))
+    }
+
+    /// As stored.
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `transfers/{id}`.
+    pub fn name(&self) -> String {
+        format!("transfers/{}", self.0)
+    }
+
+    /// The `request_id` of one step this transfer asks of the registry
+    /// (`export-cleared`, `exported`, `imported`, `registered`): the same
+    /// for every attempt, so a repeated step is answered, not repeated.
+    pub fn registry_request_id(&self, step: &str) -> String {
+        format!("transfer-{}-{step}", self.0)
+    }
+}
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A shipment and its clearance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub direction: Direction,
+    pub state: TransferState,
+    pub origin: CountryCode,
+    pub destination: CountryCode,
+    pub declarant: String,
+    pub customs_office: String,
+    pub allow_partial: bool,
+    pub decisions: Vec<RobotDecision>,
+    /// Exports that cleared robots: the signed clearance (COSE_Sign1).
+    pub clearance: Option<Vec<u8>>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Transfer {
+    pub fn cleared_robots(&self) -> impl Iterator<Item = &RobotDecision> {
+        self.decisions.iter().filter(|d| d.is_cleared())
+    }
+}
+
+/// A foreign registry's signing key on the trust list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub country: CountryCode,
+    /// The key id, 16 lower-case hex digits (the first 8 bytes of the
+    /// SHA-256 of the public key).
+    pub kid: String,
+    /// Raw Ed25519 public key.
+    pub public_key: [u8; 32],
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TrustedKey {
+    /// `trustedRegistries/{country}-{kid}`.
+    pub fn name(&self) -> String {
+        trusted_key_name(&self.country, &self.kid)
+    }
+
+    /// Whether the key vouches for anything at `now`: not revoked, and
+    /// within its validity.
+    pub fn usable_at(&self, now: Timestamp) -> Result<(), ImportRefusal> {
+        if self.revoked_at.is_some() {
+            Err(ImportRefusal::KeyRevoked)
+        } else if now < self.not_before || now >= self.not_after {
+            Err(ImportRefusal::KeyExpired)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub fn trusted_key_name(country: &CountryCode, kid: &str) -> String {
+    format!("trustedRegistries/{}-{kid}", country.as_str())
+}
+
+/// `trustedRegistries/{country}-{kid}` → (country, kid), in canonical
+/// case only, so that one key has one name.
+pub fn parse_trusted_key_name(name: &str) -> Option<(CountryCode, String)> {
+    let (country_text, kid) = name.strip_prefix("trustedRegistries/")?.split_once('-')?;
+    let country = CountryCode::parse(country_text)
+        .ok()
+        .filter(|country| country.as_str() == country_text)?;
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    (kid.len() == 16 && kid.bytes().all(lower_hex)).then(|| (country, kid.to_owned()))
+}
+
+/// Why a foreign robot (or its origin's clearance) is not recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ImportRefusal {
+    #[error("a foreign robot needs its credential from its issuing registry")]
+    CredentialMissing,
+    #[error("the credential is malformed or its signature does not verify")]
+    CredentialInvalid,
+    #[error("the credential names another robot")]
+    CredentialMismatch,
+    #[error("no registry of the robot's country is on the trust list")]
+    UntrustedCountry,
+    #[error("the signing key is not on the trust list")]
+    UnknownKey,
+    #[error("the signing key was revoked")]
+    KeyRevoked,
+    #[error("the signing key is outside its validity")]
+    KeyExpired,
+    #[error("the signing key is trusted for another country than the robot's")]
+    CountryMismatch,
+    #[error("the origin's clearance does not list the robot")]
+    NotInOriginClearance,
+    #[error("the origin's clearance is for a shipment between other countries")]
+    ShipmentMismatch,
+}
+
+impl ImportRefusal {
+    /// The machine-readable reason (`RobotDecision.reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ImportRefusal::CredentialMissing => "CREDENTIAL_MISSING",
+            ImportRefusal::CredentialInvalid => "CREDENTIAL_INVALID",
+            ImportRefusal::CredentialMismatch => "CREDENTIAL_MISMATCH",
+            ImportRefusal::UntrustedCountry => "UNTRUSTED_COUNTRY",
+            ImportRefusal::UnknownKey => "UNKNOWN_KEY",
+            ImportRefusal::KeyRevoked => "KEY_REVOKED",
+            ImportRefusal::KeyExpired => "KEY_EXPIRED",
+            ImportRefusal::CountryMismatch => "COUNTRY_MISMATCH",
+            ImportRefusal::NotInOriginClearance => "NOT_IN_ORIGIN_CLEARANCE",
+            ImportRefusal::ShipmentMismatch => "SHIPMENT_MISMATCH",
+        }
+    }
+
+    /// The reason for every robot of a shipment whose origin clearance
+    /// failed this way: the same, marked as the clearance's.
+    pub fn origin_clearance_reason(&self) -> &'static str {
+        match self {
+            ImportRefusal::CredentialMissing | ImportRefusal::CredentialInvalid => {
+                "ORIGIN_CLEARANCE_INVALID"
+            }
+            ImportRefusal::CredentialMismatch
+            | ImportRefusal::NotInOriginClearance
+            | ImportRefusal::ShipmentMismatch => "ORIGIN_CLEARANCE_SHIPMENT_MISMATCH",
+            ImportRefusal::UntrustedCountry => "ORIGIN_CLEARANCE_UNTRUSTED_COUNTRY",
+            ImportRefusal::UnknownKey => "ORIGIN_CLEARANCE_UNKNOWN_KEY",
+            ImportRefusal::KeyRevoked => "ORIGIN_CLEARANCE_KEY_REVOKED",
+            ImportRefusal::KeyExpired => "ORIGIN_CLEARANCE_KEY_EXPIRED",
+            ImportRefusal::CountryMismatch => "ORIGIN_CLEARANCE_COUNTRY_MISMATCH",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn robot(n: u64) -> RobotId {
+        RobotId::issue(
+            &"CN".parse().unwrap(),
+            &"0001".parse().unwrap(),
+            &"HX0001".parse().unwrap(),
+            n,
+        )
+    }
+
+    fn decisions(refused: &[u64], count: u64) -> Vec<RobotDecision> {
+        (1..=count)
+            .map(|n| {
+                if refused.contains(&n) {
+                    RobotDecision::refused(robot(n), "RECALL_OPEN")
+                } else {
+                    RobotDecision::cleared(robot(n), None)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_shipment_is_cleared_only_when_every_robot_is_or_partial_was_asked() {
+        use TransferState as S;
+        assert_eq!(S::decide(&decisions(&[], 3), false), S::Cleared);
+        assert_eq!(S::decide(&decisions(&[], 3), true), S::Cleared);
+        assert_eq!(S::decide(&decisions(&[2], 3), false), S::Refused);
+        assert_eq!(S::decide(&decisions(&[2], 3), true), S::PartiallyCleared);
+        assert_eq!(S::decide(&decisions(&[1, 2, 3], 3), true), S::Refused);
+        assert_eq!(S::decide(&[], true), S::Refused, "nothing to clear");
+
+        let (settled, state) = S::settle(decisions(&[2], 3), false);
+        assert_eq!(state, S::Refused);
+        let reasons: Vec<_> = settled.iter().map(|d| d.refusal.as_deref()).collect();
+        assert_eq!(
+            reasons,
+            [
+                Some(SHIPMENT_REFUSED),
+                Some("RECALL_OPEN"),
+                Some(SHIPMENT_REFUSED)
+            ]
+        );
+        let (settled, state) = S::settle(decisions(&[2], 3), true);
+        assert_eq!(state, S::PartiallyCleared);
+        assert_eq!(
+            settled,
+            decisions(&[2], 3),
+            "a partial clearance keeps each decision"
+        );
+    }
+
+    #[test]
+    fn every_state_and_confirmation_follows_the_machine() {
+        use Direction::{Export, Import};
+        use TransferState as S;
+        for state in S::ALL {
+            for direction in [Export, Import] {
+                let departed = state.depart(direction);
+                let arrived = state.arrive(direction);
+                let expected_departure = match (state, direction) {
+                    (_, Import) => Err("WRONG_DIRECTION"),
+                    (S::Cleared | S::PartiallyCleared, Export) => Ok(S::Departed),
+                    (S::Requested | S::Refused, Export) => Err("TRANSFER_NOT_CLEARED"),
+                    (S::Departed, Export) => Err("ALREADY_DEPARTED"),
+                    (S::Arrived, Export) => Err("ALREADY_ARRIVED"),
+                };
+                let expected_arrival = match (state, direction) {
+                    (_, Export) => Err("WRONG_DIRECTION"),
+                    (S::Cleared | S::PartiallyCleared, Import) => Ok(S::Arrived),
+                    (S::Requested | S::Refused, Import) => Err("TRANSFER_NOT_CLEARED"),
+                    (S::Departed, Import) => Err("ALREADY_DEPARTED"),
+                    (S::Arrived, Import) => Err("ALREADY_ARRIVED"),
+                };
+                assert_eq!(
+                    departed.map_err(|e| e.reason()),
+                    expected_departure,
+                    "{state} {direction:?}"
+                );
+                assert_eq!(
+                    arrived.map_err(|e| e.reason()),
+                    expected_arrival,
+                    "{state} {direction:?}"
+                );
+            }
+            assert_eq!(S::parse(state.as_str()), Some(state));
+        }
+    }
+
+    #[test]
+    fn transfer_ids_follow_the_request_and_name_registry_steps() {
+        let id = TransferId::for_request("customs-4711");
+        assert_eq!(id, TransferId::for_request("customs-4711"));
+        assert_ne!(id, TransferId::for_request("customs-4712"));
+        assert_eq!(id.as_str().len(), 16);
+        assert_eq!(TransferId::parse_name(&id.name()), Some(id.clone()));
+        assert_eq!(TransferId::parse_name("transfers/XYZ"), None);
+        assert_eq!(
+            TransferId::parse_name(&id.name().to_uppercase().replace("TRANSFERS", "transfers")),
+            None
+        );
+        let step = id.registry_request_id("export-cleared");
+        assert!(step.len() <= 128 && step.contains(id.as_str()), "{step}");
+    }
+
+    #[test]
+    fn a_trusted_key_vouches_only_within_its_validity_and_unrevoked() {
+        let key = TrustedKey {
+            country: "DE".parse().unwrap(),
+            kid: "0123456789abcdef".into(),
+            public_key: [1; 32],
+            not_before: Timestamp::from_micros(1_000),
+            not_after: Timestamp::from_micros(2_000),
+            revoked_at: None,
+        };
+        assert_eq!(key.usable_at(Timestamp::from_micros(1_000)), Ok(()));
+        assert_eq!(
+            key.usable_at(Timestamp::from_micros(999)),
+            Err(ImportRefusal::KeyExpired)
+        );
+        assert_eq!(
+            key.usable_at(Timestamp::from_micros(2_000)),
+            Err(ImportRefusal::KeyExpired)
+        );
+        let revoked = TrustedKey {
+            revoked_at: Some(Timestamp::from_micros(1_500)),
+            ..key.clone()
+        };
+        assert_eq!(
+            revoked.usable_at(Timestamp::from_micros(1_200)),
+            Err(ImportRefusal::KeyRevoked)
+        );
+        assert_eq!(key.name(), "trustedRegistries/DE-0123456789abcdef");
+        assert_eq!(
+            parse_trusted_key_name(&key.name()),
+            Some((key.country.clone(), key.kid.clone()))
+        );
+        for bad in [
+            "trustedRegistries/de-0123456789abcdef",
+            "trustedRegistries/DE-0123456789ABCDEF",
+            "trustedRegistries/DE-0123",
+            "registries/DE-0123456789abcdef",
+        ] {
+            assert_eq!(parse_trusted_key_name(bad), None, "{bad}");
+        }
+        assert_eq!(
+            ImportRefusal::KeyRevoked.origin_clearance_reason(),
+            "ORIGIN_CLEARANCE_KEY_REVOKED"
+        );
+    }
+}
