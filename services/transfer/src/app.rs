@@ -1,0 +1,116 @@
+//! Start-up: open the database, load the signing key, make the registry
+//! channel, build the API, bind, serve until stopped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use robotid_credential::VerifyingKey;
+use robotid_credential::deployment::{DeploymentKeyError, deployment_signing_key};
+use robotid_domain::code::CountryCode;
+use robotid_platform::client::lazy_channel_with;
+use robotid_platform::db::{self, Backend, Database, Migrations};
+use robotid_platform::server::GrpcServer;
+use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use robotid_proto::transfer::v1::transfer_service_server::{SERVICE_NAME, TransferServiceServer};
+use tonic::service::Routes;
+
+use crate::api::TransferApi;
+use crate::config::{DEFAULT_PORT, TransferConfig};
+use crate::customs::Customs;
+use crate::registry::Registry;
+use crate::store::TransferStore;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
+};
+
+/// A transfer service that is bound and migrated, ready to serve.
+pub struct App {
+    server: GrpcServer,
+    api: TransferApi,
+    db: Database,
+    verifying_key: VerifyingKey,
+}
+
+impl App {
+    pub async fn build(config: TransferConfig) -> anyhow::Result<Self> {
+        let home = CountryCode::parse(&config.country)
+            .with_context(|| format!("--country {:?} is not a country code", config.country))?;
+        let url = &config.server.database_url;
+        let backend = Backend::of_url(url)?;
+        let db = Database::open(url, config.database_connections, &MIGRATIONS)
+            .await
+            // Not the URL: it may hold a password.
+            .with_context(|| format!("opening the transfer database ({backend:?})"))?;
+        let database_file = match backend {
+            Backend::Sqlite => db::sqlite_path(url),
+            Backend::Postgres => None,
+        };
+        let key = match deployment_signing_key(config.signing_key_file.as_deref(), database_file) {
+            Ok(key) => key,
+            Err(DeploymentKeyError::NotConfigured) => anyhow::bail!(
+                "--signing-key-file (ROBOTID_SIGNING_KEY_FILE) is required with PostgreSQL: \
+                 every export clearance is signed with it"
+            ),
+            Err(error) => return Err(error.into()),
+        };
+        if let Some(path) = &key.development_file {
+            tracing::info!(path = %path.display(), "using the development signing key beside the database");
+        }
+        let key = key.key;
+        let verifying_key = key.verifying_key();
+        tracing::info!(
+            kid = %key.kid(),
+            public_key = %hex::encode(verifying_key.to_bytes()),
+            "signing export clearances"
+        );
+
+        let tls = config.server.tls.load()?;
+        // The registry is called over mutual TLS with this service's own
+        // certificate (robotid://service/transfer): the registry admits the
+        // border events from that identity only.
+        let channel = lazy_channel_with(&config.registry_url, tls.as_ref())
+            .context("--registry-url (ROBOTID_REGISTRY_URL)")?;
+        let registry = Registry::new(
+            RegistryServiceClient::new(channel),
+            config.registry_timeout(),
+        );
+        let options = config.server.serve_options(tls);
+        let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
+        let store = TransferStore::new(db.clone());
+        let customs = Customs::new(store.clone(), registry, key, home.clone());
+        let api = TransferApi::new(store, customs, home);
+        Ok(Self {
+            server,
+            api,
+            db,
+            verifying_key,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The public key that verifies this deployment's export clearances:
+    /// what a peer adds to its trust list.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.verifying_key
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let routes = Routes::new(TransferServiceServer::new(self.api));
+        let served = self.server.serve(routes, &[SERVICE_NAME], shutdown).await;
+        self.db.pool.close().await;
+        served?;
+        Ok(())
+    }
+}

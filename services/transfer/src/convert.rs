@@ -1,0 +1,340 @@
+//! Wire ↔ domain conversions at the transfer service's edge. Conversions
+//! from the wire destructure every field, so a new proto field is a
+//! compile error here until it is handled.
+
+use std::collections::HashSet;
+
+use robotid_credential::KeyId;
+use robotid_domain::code::CountryCode;
+use robotid_domain::lifecycle::Status;
+use robotid_domain::time::Timestamp;
+use robotid_domain::transfer::{Direction, Transfer, TransferState, TrustedKey};
+use robotid_platform::error::ApiError;
+use robotid_platform::wire::{robot_id, timestamp_from_wire, timestamp_to_wire};
+use robotid_proto::common::v1 as common;
+use robotid_proto::registry::v1 as registry;
+use robotid_proto::transfer::v1 as pb;
+
+use crate::customs::{ClearanceRequest, ShipmentRobot};
+
+/// At most this many robots per shipment: what one eligibility call and
+/// one event batch of the registry take.
+pub const MAX_SHIPMENT: usize = 1_000;
+/// A credential is QR-sized (about 180 bytes); anything far larger is not
+/// one.
+const MAX_CREDENTIAL: usize = 2_048;
+/// A clearance of 1,000 robots is about 33 KB.
+const MAX_CLEARANCE: usize = 256 * 1024;
+const MAX_TEXT: usize = 200;
+
+/// The registry's verdict on one robot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub robot_id: String,
+    pub eligible: bool,
+    /// Machine-readable, e.g. `RECALL_OPEN`; empty when eligible.
+    pub reason: String,
+    /// `None` for a robot the registry does not know.
+    pub status: Option<Status>,
+    pub manufacturer_name: String,
+    pub model_name: String,
+}
+
+pub fn verdict_from_wire(verdict: registry::EligibilityVerdict) -> Verdict {
+    let registry::EligibilityVerdict {
+        robot_id,
+        eligible,
+        reason,
+        status,
+        jurisdiction: _,
+        manufacturer_name,
+        model_name,
+    } = verdict;
+    let status = match common::RobotStatus::try_from(status) {
+        Ok(common::RobotStatus::Registered) => Some(Status::Registered),
+        Ok(common::RobotStatus::InMarket) => Some(Status::InMarket),
+        Ok(common::RobotStatus::InService) => Some(Status::InService),
+        Ok(common::RobotStatus::Decommissioned) => Some(Status::Decommissioned),
+        Ok(common::RobotStatus::Recycled) => Some(Status::Recycled),
+        Ok(common::RobotStatus::Unspecified) | Err(_) => None,
+    };
+    Verdict {
+        robot_id,
+        eligible,
+        reason,
+        status,
+        manufacturer_name,
+        model_name,
+    }
+}
+
+pub fn status_to_wire(status: Status) -> common::RobotStatus {
+    match status {
+        Status::Registered => common::RobotStatus::Registered,
+        Status::InMarket => common::RobotStatus::InMarket,
+        Status::InService => common::RobotStatus::InService,
+        Status::Decommissioned => common::RobotStatus::Decommissioned,
+        Status::Recycled => common::RobotStatus::Recycled,
+    }
+}
+
+fn direction_to_wire(direction: Direction) -> pb::TransferDirection {
+    match direction {
+        Direction::Export => pb::TransferDirection::Export,
+        Direction::Import => pb::TransferDirection::Import,
+    }
+}
+
+pub fn state_to_wire(state: TransferState) -> pb::TransferState {
+    match state {
+        TransferState::Requested => pb::TransferState::Requested,
+        TransferState::Cleared => pb::TransferState::Cleared,
+        TransferState::PartiallyCleared => pb::TransferState::PartiallyCleared,
+        TransferState::Refused => pb::TransferState::Refused,
+        TransferState::Departed => pb::TransferState::Departed,
+        TransferState::Arrived => pb::TransferState::Arrived,
+    }
+}
+
+/// A state filter: unspecified matches all.
+pub fn state_filter_from_wire(value: i32) -> Result<Option<TransferState>, ApiError> {
+    use pb::TransferState as S;
+    match S::try_from(value) {
+        Ok(S::Unspecified) => Ok(None),
+        Ok(S::Requested) => Ok(Some(TransferState::Requested)),
+        Ok(S::Cleared) => Ok(Some(TransferState::Cleared)),
+        Ok(S::PartiallyCleared) => Ok(Some(TransferState::PartiallyCleared)),
+        Ok(S::Refused) => Ok(Some(TransferState::Refused)),
+        Ok(S::Departed) => Ok(Some(TransferState::Departed)),
+        Ok(S::Arrived) => Ok(Some(TransferState::Arrived)),
+        Err(_) => Err(ApiError::invalid_argument("state", "unknown state")),
+    }
+}
+
+fn country(field: &str, value: &str) -> Result<CountryCode, ApiError> {
+    CountryCode::parse(value).map_err(|e| ApiError::invalid_argument(field, e))
+}
+
+fn text(field: &str, value: String) -> Result<String, ApiError> {
+    if value.trim().is_empty() || value.chars().count() > MAX_TEXT {
+        return Err(ApiError::invalid_argument(
+            field,
+            format!("1 to {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+/// A clearance request, its `request_id` aside (the caller keys retries on
+/// it). This registry clears its own border only: an export leaves `home`,
+/// an import enters it.
+pub fn clearance_request_from_wire(
+    request: pb::RequestClearanceRequest,
+    home: &CountryCode,
+) -> Result<ClearanceRequest, ApiError> {
+    let pb::RequestClearanceRequest {
+        request_id: _,
+        direction,
+        robots,
+        origin_country,
+        destination_country,
+        declarant,
+        customs_office,
+        allow_partial,
+        origin_clearance,
+    } = request;
+    let direction = match pb::TransferDirection::try_from(direction) {
+        Ok(pb::TransferDirection::Export) => Direction::Export,
+        Ok(pb::TransferDirection::Import) => Direction::Import,
+        _ => {
+            return Err(ApiError::invalid_argument("direction", "EXPORT or IMPORT"));
+        }
+    };
+    let origin = country("origin_country", &origin_country)?;
+    let destination = country("destination_country", &destination_country)?;
+    let (home_field, home_side) = match direction {
+        Direction::Export => ("origin_country", &origin),
+        Direction::Import => ("destination_country", &destination),
+    };
+    if home_side != home {
+        return Err(ApiError::invalid_argument(
+            home_field,
+            format!("this registry clears the border of {home} only"),
+        ));
+    }
+    if origin == destination {
+        return Err(ApiError::invalid_argument(
+            "destination_country",
+            "a shipment crosses a border: origin and destination differ",
+        ));
+    }
+    if robots.is_empty() || robots.len() > MAX_SHIPMENT {
+        return Err(ApiError::invalid_argument(
+            "robots",
+            format!("1 to {MAX_SHIPMENT} robots per shipment"),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(robots.len());
+    let robots = robots
+        .into_iter()
+        .enumerate()
+        .map(|(i, robot)| {
+            let pb::ShipmentRobot {
+                robot_id: id,
+                credential,
+            } = robot;
+            let field = format!("robots[{i}]");
+            let id = robot_id("robot_id", &id, home).map_err(|e| e.within(&field))?;
+            if !seen.insert(id.clone()) {
+                return Err(ApiError::invalid_argument(
+                    format!("{field}.robot_id"),
+                    "listed twice in the shipment",
+                ));
+            }
+            match direction {
+                Direction::Export if !credential.is_empty() => {
+                    return Err(ApiError::invalid_argument(
+                        format!("{field}.credential"),
+                        "an export needs no credential: the registry here decides",
+                    ));
+                }
+                _ if credential.len() > MAX_CREDENTIAL => {
+                    return Err(ApiError::invalid_argument(
+                        format!("{field}.credential"),
+                        format!("at most {MAX_CREDENTIAL} bytes"),
+                    ));
+                }
+                _ => {}
+            }
+            Ok(ShipmentRobot {
+                robot_id: id,
+                credential,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let origin_clearance = match (direction, origin_clearance.is_empty()) {
+        (_, true) => None,
+        (Direction::Export, false) => {
+            return Err(ApiError::invalid_argument(
+                "origin_clearance",
+                "only an import carries its origin's clearance",
+            ));
+        }
+        (Direction::Import, false) if origin_clearance.len() > MAX_CLEARANCE => {
+            return Err(ApiError::invalid_argument(
+                "origin_clearance",
+                format!("at most {MAX_CLEARANCE} bytes"),
+            ));
+        }
+        (Direction::Import, false) => Some(origin_clearance),
+    };
+    Ok(ClearanceRequest {
+        direction,
+        robots,
+        origin,
+        destination,
+        declarant: text("declarant", declarant)?,
+        customs_office: text("customs_office", customs_office)?,
+        allow_partial,
+        origin_clearance,
+    })
+}
+
+pub fn transfer_to_wire(transfer: &Transfer) -> pb::Transfer {
+    pb::Transfer {
+        name: transfer.id.name(),
+        direction: direction_to_wire(transfer.direction).into(),
+        state: state_to_wire(transfer.state).into(),
+        origin_country: transfer.origin.as_str().to_owned(),
+        destination_country: transfer.destination.as_str().to_owned(),
+        declarant: transfer.declarant.clone(),
+        customs_office: transfer.customs_office.clone(),
+        allow_partial: transfer.allow_partial,
+        decisions: transfer
+            .decisions
+            .iter()
+            .map(|decision| pb::RobotDecision {
+                robot_id: decision.robot_id.as_str().to_owned(),
+                decision: if decision.is_cleared() {
+                    pb::Decision::Cleared
+                } else {
+                    pb::Decision::Refused
+                }
+                .into(),
+                reason: decision.refusal.clone().unwrap_or_default(),
+            })
+            .collect(),
+        clearance: transfer.clearance.clone().unwrap_or_default(),
+        create_time: Some(timestamp_to_wire(transfer.created_at)),
+        update_time: Some(timestamp_to_wire(transfer.updated_at)),
+    }
+}
+
+/// A key to trust. Its name, revocation and revocation time are output
+/// only: a key enters the list unrevoked.
+pub fn trusted_from_wire(
+    trusted: pb::TrustedRegistry,
+    home: &CountryCode,
+    now: Timestamp,
+) -> Result<TrustedKey, ApiError> {
+    let pb::TrustedRegistry {
+        name: _,
+        country_code,
+        key_id,
+        public_key,
+        not_before,
+        not_after,
+        revoked: _,
+        revoke_time: _,
+    } = trusted;
+    let country = country("country_code", &country_code)?;
+    if country == *home {
+        return Err(ApiError::invalid_argument(
+            "country_code",
+            "the trust list holds foreign registries; this one is the home registry",
+        ));
+    }
+    let key = robotid_credential::VerifyingKey::from_bytes(&public_key)
+        .map_err(|e| ApiError::invalid_argument("public_key", e))?;
+    // The key id is derived from the key; a different one given is a
+    // mistake (or a key swapped in transit), not a choice.
+    let kid = key.kid();
+    if !key_id.is_empty() && KeyId::parse_hex(&key_id) != Some(kid) {
+        return Err(ApiError::invalid_argument(
+            "key_id",
+            format!("the key id of this public key is {kid}"),
+        ));
+    }
+    let not_before = not_before.as_ref().map(timestamp_from_wire).unwrap_or(now);
+    let not_after = not_after
+        .as_ref()
+        .map(timestamp_from_wire)
+        .ok_or_else(|| ApiError::invalid_argument("not_after", "required: keys expire"))?;
+    if not_after <= not_before {
+        return Err(ApiError::invalid_argument(
+            "not_after",
+            "must be after not_before",
+        ));
+    }
+    Ok(TrustedKey {
+        country,
+        kid: kid.to_string(),
+        public_key: key.to_bytes(),
+        not_before,
+        not_after,
+        revoked_at: None,
+    })
+}
+
+pub fn trusted_to_wire(trusted: &TrustedKey) -> pb::TrustedRegistry {
+    pb::TrustedRegistry {
+        name: trusted.name(),
+        country_code: trusted.country.as_str().to_owned(),
+        key_id: trusted.kid.clone(),
+        public_key: trusted.public_key.to_vec(),
+        not_before: Some(timestamp_to_wire(trusted.not_before)),
+        not_after: Some(timestamp_to_wire(trusted.not_after)),
+        revoked: trusted.revoked_at.is_some(),
+        revoke_time: trusted.revoked_at.map(timestamp_to_wire),
+    }
+}

@@ -1,0 +1,566 @@
+//! What customs ask of the transfer service: clearing a shipment, and
+//! confirming that it departed or arrived.
+//!
+//! Every step asks the registry first and stores its outcome here only
+//! once the registry answered: an unreachable registry leaves no trace
+//! (fail closed), and no robot is cleared without the registry's positive
+//! verdict. Each registry write carries a request id derived from the
+//! transfer, which is itself derived from the clearance's request id, so a
+//! retry after a partial failure (the registry wrote, this service did
+//! not) is answered by the registry instead of being done twice.
+
+use std::collections::BTreeMap;
+
+use robotid_credential::SigningKey;
+use robotid_credential::clearance::{Clearance, ClearedRobot, ModelNames, sign_clearance};
+use robotid_domain::code::{CountryCode, RobotId};
+use robotid_domain::lifecycle::Status;
+use robotid_domain::time::Timestamp;
+use robotid_domain::transfer::{
+    Arrival, Direction, ImportRefusal, RobotDecision, Transfer, TransferId, TransferState,
+    TransitionError,
+};
+use robotid_platform::error::ApiError;
+use robotid_platform::idempotency::RequestKey;
+use robotid_proto::common::v1::EventType;
+use robotid_proto::registry::v1 as registry;
+use tonic::Code;
+
+use crate::convert::{Verdict, status_to_wire};
+use crate::registry::{Registry, RegistryError};
+use crate::store::{TransferStore, Transition};
+use crate::trust::TrustList;
+
+/// The registry's reason for a robot already cleared for export.
+const EXPORT_PENDING: &str = "EXPORT_PENDING";
+/// The registry's reason for a robot it does not know.
+const ROBOT_NOT_FOUND: &str = "ROBOT_NOT_FOUND";
+
+/// One robot of a shipment as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentRobot {
+    pub robot_id: RobotId,
+    /// Imports: the credential from the robot's issuing registry.
+    pub credential: Vec<u8>,
+}
+
+/// A shipment customs ask to clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearanceRequest {
+    pub direction: Direction,
+    pub robots: Vec<ShipmentRobot>,
+    pub origin: CountryCode,
+    pub destination: CountryCode,
+    pub declarant: String,
+    pub customs_office: String,
+    pub allow_partial: bool,
+    /// Imports: the origin registry's signed export clearance.
+    pub origin_clearance: Option<Vec<u8>>,
+}
+
+pub struct Customs {
+    store: TransferStore,
+    registry: Registry,
+    key: SigningKey,
+    home: CountryCode,
+}
+
+/// What a clearance decided.
+struct Outcome {
+    decisions: Vec<RobotDecision>,
+    state: TransferState,
+    clearance: Option<Vec<u8>>,
+}
+
+impl Customs {
+    pub fn new(
+        store: TransferStore,
+        registry: Registry,
+        key: SigningKey,
+        home: CountryCode,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            key,
+            home,
+        }
+    }
+
+    /// Decides a shipment robot by robot and as a whole, records what the
+    /// registry must know (exports: EXPORT_CLEARED), then stores it.
+    pub async fn clear(
+        &self,
+        key: &RequestKey,
+        request: ClearanceRequest,
+    ) -> Result<Transfer, ApiError> {
+        if let Some(done) = self.store.done(key).await? {
+            return self.stored(done).await;
+        }
+        let id = TransferId::for_request(&key.request_id);
+        let now = Timestamp::now();
+        let outcome = match request.direction {
+            Direction::Export => self.export(&id, &request, now).await?,
+            Direction::Import => self.import(&request, now).await?,
+        };
+        let transfer = Transfer {
+            id,
+            direction: request.direction,
+            state: outcome.state,
+            origin: request.origin,
+            destination: request.destination,
+            declarant: request.declarant,
+            customs_office: request.customs_office,
+            allow_partial: request.allow_partial,
+            decisions: outcome.decisions,
+            clearance: outcome.clearance,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create(key, transfer).await
+    }
+
+    async fn export(
+        &self,
+        id: &TransferId,
+        request: &ClearanceRequest,
+        now: Timestamp,
+    ) -> Result<Outcome, ApiError> {
+        let ids: Vec<RobotId> = request.robots.iter().map(|r| r.robot_id.clone()).collect();
+        let verdicts = self
+            .registry
+            .check(&ids, EventType::ExportCleared)
+            .await
+            .map_err(unavailable)?;
+        let decide = |accept_pending: bool| -> Vec<RobotDecision> {
+            ids.iter()
+                .zip(&verdicts)
+                .map(|(id, verdict)| {
+                    if verdict.eligible || (accept_pending && verdict.reason == EXPORT_PENDING) {
+                        RobotDecision::cleared(id.clone(), None)
+                    } else {
+                        RobotDecision::refused(id.clone(), verdict.reason.clone())
+                    }
+                })
+                .collect()
+        };
+
+        // Robots already cleared for export may have been cleared by an
+        // earlier attempt of this very request whose answer was lost. The
+        // registry knows: asked to clear them again under the same request
+        // id, it answers what it did then if the robots are the same, and
+        // refuses (EXPORT_PENDING) if they were cleared by another transfer.
+        if verdicts.iter().any(|v| v.reason == EXPORT_PENDING) {
+            let decisions = decide(true);
+            let state = TransferState::decide(&decisions, request.allow_partial);
+            if state.is_cleared() {
+                match self.record_export_cleared(id, request, &decisions).await {
+                    Ok(()) => {
+                        return self.cleared_export(id, request, decisions, state, &verdicts, now);
+                    }
+                    Err(RegistryError::Refused { reason, .. }) if reason == EXPORT_PENDING => {}
+                    Err(error) => return Err(record_error(error)),
+                }
+            }
+        }
+
+        let (decisions, state) = TransferState::settle(decide(false), request.allow_partial);
+        if !state.is_cleared() {
+            // Refused as a whole: nothing is recorded for any robot.
+            return Ok(Outcome {
+                decisions,
+                state,
+                clearance: None,
+            });
+        }
+        self.record_export_cleared(id, request, &decisions)
+            .await
+            .map_err(record_error)?;
+        self.cleared_export(id, request, decisions, state, &verdicts, now)
+    }
+
+    /// EXPORT_CLEARED for every cleared robot, in one registry call.
+    async fn record_export_cleared(
+        &self,
+        id: &TransferId,
+        request: &ClearanceRequest,
+        decisions: &[RobotDecision],
+    ) -> Result<(), RegistryError> {
+        let cleared = decisions
+            .iter()
+            .filter(|d| d.is_cleared())
+            .map(|d| &d.robot_id);
+        let events = border_events(cleared, EventType::ExportCleared, &request.destination, id);
+        self.registry
+            .record(id.registry_request_id("export-cleared"), events)
+            .await
+    }
+
+    /// The outcome of a cleared export, with its signed clearance.
+    fn cleared_export(
+        &self,
+        id: &TransferId,
+        request: &ClearanceRequest,
+        decisions: Vec<RobotDecision>,
+        state: TransferState,
+        verdicts: &[Verdict],
+        now: Timestamp,
+    ) -> Result<Outcome, ApiError> {
+        let mut robots = Vec::new();
+        let mut models: BTreeMap<String, ModelNames> = BTreeMap::new();
+        for (decision, verdict) in decisions.iter().zip(verdicts) {
+            if !decision.is_cleared() {
+                continue;
+            }
+            let id = &decision.robot_id;
+            let status = verdict
+                .status
+                .filter(|s| matches!(s, Status::InMarket | Status::InService))
+                .ok_or_else(|| {
+                    unexpected(format!("cleared robot {id} has no exportable status"))
+                })?;
+            robots.push(ClearedRobot {
+                robot_id: id.clone(),
+                status,
+            });
+            // One name per model: the first robot's, should they differ.
+            models
+                .entry(id.as_str()[..12].to_owned())
+                .or_insert_with(|| ModelNames {
+                    country: id.country(),
+                    manufacturer: id.manufacturer(),
+                    model: id.model(),
+                    manufacturer_name: verdict.manufacturer_name.clone(),
+                    model_name: verdict.model_name.clone(),
+                });
+        }
+        let claims = Clearance::new(
+            id.name(),
+            self.home.clone(),
+            request.destination.clone(),
+            robots,
+            models.into_values().collect(),
+            now,
+            self.key.kid(),
+        );
+        let clearance = sign_clearance(&self.key, &claims).map_err(|e| ApiError::internal(&e))?;
+        Ok(Outcome {
+            decisions,
+            state,
+            clearance: Some(clearance),
+        })
+    }
+
+    async fn import(
+        &self,
+        request: &ClearanceRequest,
+        now: Timestamp,
+    ) -> Result<Outcome, ApiError> {
+        let trust = TrustList::new(self.store.trusted_keys().await?, now);
+        let origin_clearance = request
+            .origin_clearance
+            .as_deref()
+            .map(|bytes| trust.verify_clearance(bytes, &request.origin, &self.home));
+        let listed = match &origin_clearance {
+            Some(Ok(clearance)) => clearance.robots_by_id(),
+            _ => BTreeMap::new(),
+        };
+        let ids: Vec<RobotId> = request.robots.iter().map(|r| r.robot_id.clone()).collect();
+        // Which robots this registry knows already (a robot coming back),
+        // and whether they are abroad and intact, in one call.
+        let verdicts = self
+            .registry
+            .check(&ids, EventType::Imported)
+            .await
+            .map_err(unavailable)?;
+        let decisions: Vec<RobotDecision> = request
+            .robots
+            .iter()
+            .zip(&verdicts)
+            .map(|(robot, verdict)| {
+                let stated = match &origin_clearance {
+                    None => Ok(None),
+                    Some(Err(refusal)) => Err(refusal.origin_clearance_reason()),
+                    Some(Ok(clearance)) => listed
+                        .get(&robot.robot_id)
+                        .map(|status| Some((*status, clearance.model_of(&robot.robot_id))))
+                        .ok_or(ImportRefusal::NotInOriginClearance.reason()),
+                };
+                self.import_decision(robot, verdict, &trust, stated)
+            })
+            .collect();
+        let (decisions, state) = TransferState::settle(decisions, request.allow_partial);
+        Ok(Outcome {
+            decisions,
+            state,
+            clearance: None,
+        })
+    }
+
+    /// One robot of an import. A robot issued here needs no foreign
+    /// signature: this registry's own record decides. A foreign robot needs
+    /// its credential recognised (and, with the origin's clearance, to be
+    /// listed in it); then the registry tells whether it is new here or
+    /// coming back.
+    fn import_decision(
+        &self,
+        robot: &ShipmentRobot,
+        verdict: &Verdict,
+        trust: &TrustList,
+        stated: Result<Option<(Status, Option<&ModelNames>)>, &'static str>,
+    ) -> RobotDecision {
+        let id = robot.robot_id.clone();
+        let foreign = id.country() != self.home;
+        if foreign && let Err(refusal) = trust.verify_credential(&id, &robot.credential) {
+            return RobotDecision::refused(id, refusal.reason());
+        }
+        let stated = match stated {
+            Err(reason) => return RobotDecision::refused(id, reason),
+            Ok(stated) => stated,
+        };
+        if verdict.eligible {
+            return RobotDecision::cleared(id, Some(Arrival::Return));
+        }
+        if !foreign || verdict.reason != ROBOT_NOT_FOUND {
+            return RobotDecision::refused(id, verdict.reason.clone());
+        }
+        // New here: in the status its origin cleared it in, under the
+        // origin's names; without a clearance, in market under its codes.
+        let (status, names) = stated.unwrap_or((Status::InMarket, None));
+        let (manufacturer_name, model_name) = match names {
+            Some(names) => (names.manufacturer_name.clone(), names.model_name.clone()),
+            None => (
+                id.manufacturer().as_str().to_owned(),
+                id.model().as_str().to_owned(),
+            ),
+        };
+        RobotDecision::cleared(
+            id,
+            Some(Arrival::Register {
+                status,
+                manufacturer_name,
+                model_name,
+            }),
+        )
+    }
+
+    /// Records EXPORTED for the cleared robots, then DEPARTED here.
+    pub async fn depart(&self, key: &RequestKey, id: &TransferId) -> Result<Transfer, ApiError> {
+        if let Some(done) = self.store.done(key).await? {
+            return self.stored(done).await;
+        }
+        let transfer = self.transfer(id).await?;
+        let step = |state: TransferState| state.depart(transfer.direction);
+        let next = step(transfer.state).map_err(transition_error)?;
+        let cleared = transfer.cleared_robots().map(|d| &d.robot_id);
+        let events = border_events(cleared, EventType::Exported, &transfer.destination, id);
+        self.registry
+            .record(id.registry_request_id("exported"), events)
+            .await
+            .map_err(confirm_error)?;
+        self.finish(key, &transfer, next, step).await
+    }
+
+    /// Registers the foreign robots new here and records IMPORTED for the
+    /// ones coming back, then ARRIVED here.
+    pub async fn arrive(&self, key: &RequestKey, id: &TransferId) -> Result<Transfer, ApiError> {
+        if let Some(done) = self.store.done(key).await? {
+            return self.stored(done).await;
+        }
+        let transfer = self.transfer(id).await?;
+        let step = |state: TransferState| state.arrive(transfer.direction);
+        let next = step(transfer.state).map_err(transition_error)?;
+        let mut registrations = Vec::new();
+        let mut returning = Vec::new();
+        for decision in transfer.cleared_robots() {
+            match &decision.arrival {
+                Some(Arrival::Register {
+                    status,
+                    manufacturer_name,
+                    model_name,
+                }) => registrations.push(registry::RobotRegistration {
+                    robot_id: decision.robot_id.as_str().to_owned(),
+                    manufacturer_name: manufacturer_name.clone(),
+                    model_name: model_name.clone(),
+                    production: None,
+                    import_origin: Some(registry::ImportOrigin {
+                        country_code: decision.robot_id.country().as_str().to_owned(),
+                        status: status_to_wire(*status).into(),
+                        transfer: id.name(),
+                    }),
+                    occur_time: None,
+                }),
+                Some(Arrival::Return) => returning.push(&decision.robot_id),
+                None => {
+                    return Err(unexpected(format!(
+                        "cleared import robot {} has no arrival",
+                        decision.robot_id
+                    )));
+                }
+            }
+        }
+        if !registrations.is_empty() {
+            self.registry
+                .register(id.registry_request_id("registered"), registrations)
+                .await
+                .map_err(confirm_error)?;
+        }
+        if !returning.is_empty() {
+            let events = border_events(
+                returning.into_iter(),
+                EventType::Imported,
+                &transfer.origin,
+                id,
+            );
+            self.registry
+                .record(id.registry_request_id("imported"), events)
+                .await
+                .map_err(confirm_error)?;
+        }
+        self.finish(key, &transfer, next, step).await
+    }
+
+    async fn transfer(&self, id: &TransferId) -> Result<Transfer, ApiError> {
+        self.store
+            .transfer(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("TRANSFER_NOT_FOUND", id.name()))
+    }
+
+    /// The transfer a completed request stored.
+    async fn stored(&self, id: String) -> Result<Transfer, ApiError> {
+        let id = TransferId::from_stored(id);
+        self.store
+            .transfer(&id)
+            .await?
+            .ok_or_else(|| unexpected(format!("request result names missing {}", id.name())))
+    }
+
+    /// Stores the confirmed state, unless another call moved the transfer
+    /// first: then its answer is what this step says of the state it found.
+    async fn finish(
+        &self,
+        key: &RequestKey,
+        transfer: &Transfer,
+        next: TransferState,
+        step: impl Fn(TransferState) -> Result<TransferState, TransitionError>,
+    ) -> Result<Transfer, ApiError> {
+        match self
+            .store
+            .transition(key, &transfer.id, transfer.state, next)
+            .await?
+        {
+            Transition::Done(transfer) => Ok(transfer),
+            Transition::Moved(current) => Err(match step(current.state) {
+                Err(error) => transition_error(error),
+                Ok(_) => ApiError::new(
+                    Code::Aborted,
+                    "CONCURRENT_CHANGE",
+                    "the transfer changed while this call ran; retry",
+                ),
+            }),
+        }
+    }
+}
+
+/// One border event per robot, naming the other country and the transfer.
+fn border_events<'a>(
+    robots: impl Iterator<Item = &'a RobotId>,
+    kind: EventType,
+    country: &CountryCode,
+    transfer: &TransferId,
+) -> Vec<registry::RecordEventRequest> {
+    robots
+        .map(|robot_id| registry::RecordEventRequest {
+            request_id: String::new(),
+            robot_id: robot_id.as_str().to_owned(),
+            r#type: kind.into(),
+            details: Some(registry::EventDetails {
+                country_code: country.as_str().to_owned(),
+                reference: transfer.name(),
+                ..registry::EventDetails::default()
+            }),
+            occur_time: None,
+        })
+        .collect()
+}
+
+fn registry_unavailable(message: &str) -> ApiError {
+    tracing::warn!(%message, "registry unavailable");
+    ApiError::unavailable(
+        "REGISTRY_UNAVAILABLE",
+        "the registry cannot be reached: nothing was decided or recorded; retry later",
+    )
+}
+
+/// A failed eligibility check: nothing to decide on.
+fn unavailable(error: RegistryError) -> ApiError {
+    match error {
+        RegistryError::Unavailable(message) => registry_unavailable(&message),
+        refused => ApiError::internal(&refused),
+    }
+}
+
+/// A failed EXPORT_CLEARED batch. A lifecycle refusal means a robot
+/// changed between the check and the write (a recall, a theft report):
+/// retrying decides again on what the registry says then.
+fn record_error(error: RegistryError) -> ApiError {
+    match error {
+        RegistryError::Unavailable(message) => registry_unavailable(&message),
+        RegistryError::Refused {
+            code: Code::FailedPrecondition,
+            reason,
+            robot_id,
+            message,
+        } if reason != "REQUEST_ID_REUSED" => ApiError::new(
+            Code::Aborted,
+            "ELIGIBILITY_CHANGED",
+            format!(
+                "a robot changed while the shipment was cleared ({message}); retry to decide again"
+            ),
+        )
+        .with_metadata("robot_id", robot_id.unwrap_or_default())
+        .with_metadata("registry_reason", reason),
+        RegistryError::Refused {
+            reason, message, ..
+        } if reason == "REQUEST_ID_REUSED" => ApiError::failed_precondition(
+            "CLEARANCE_CONFLICT",
+            format!(
+                "an earlier attempt of this request cleared other robots at the registry ({message}); \
+                 the regulator must resolve it"
+            ),
+        ),
+        refused => ApiError::internal(&refused),
+    }
+}
+
+/// A failed departure or arrival write at the registry.
+fn confirm_error(error: RegistryError) -> ApiError {
+    match error {
+        RegistryError::Unavailable(message) => registry_unavailable(&message),
+        RegistryError::Refused {
+            code: Code::FailedPrecondition | Code::AlreadyExists,
+            reason,
+            robot_id,
+            message,
+        } => ApiError::failed_precondition(
+            "REGISTRY_REFUSED",
+            format!("the registry refused: {message}"),
+        )
+        .with_metadata("robot_id", robot_id.unwrap_or_default())
+        .with_metadata("registry_reason", reason),
+        refused => ApiError::internal(&refused),
+    }
+}
+
+fn transition_error(error: TransitionError) -> ApiError {
+    ApiError::failed_precondition(error.reason(), error.to_string())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unexpected(String);
+
+fn unexpected(what: String) -> ApiError {
+    ApiError::internal(&Unexpected(what))
+}

@@ -1,0 +1,18 @@
+//! The Robot ID transfer service: customs clearance of shipments across
+//! borders (asking the registry, never robot by robot), departures and
+//! arrivals, and the trust list of foreign registries whose credentials it
+//! recognises offline.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod api;
+pub mod app;
+pub mod config;
+mod convert;
+pub mod customs;
+pub mod registry;
+pub mod store;
+pub mod trust;
+
+pub use app::App;
+pub use config::TransferConfig;

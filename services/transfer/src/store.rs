@@ -1,0 +1,500 @@
+//! The transfer service's storage: transfers with the decision on each
+//! robot, the trust list, and request ids; on SQLite or PostgreSQL through
+//! one set of portable SQL statements.
+//!
+//! Every write runs in one transaction that begins with the request claim,
+//! so a retry is answered from what the first call stored, and two
+//! concurrent calls with one request id do the work once.
+
+use robotid_domain::code::{CountryCode, RobotId};
+use robotid_domain::lifecycle::Status;
+use robotid_domain::time::Timestamp;
+use robotid_domain::transfer::{
+    Arrival, Direction, RobotDecision, Transfer, TransferId, TransferState, TrustedKey,
+};
+use robotid_platform::db::Database;
+use robotid_platform::error::ApiError;
+use robotid_platform::idempotency::{self, Claim, RequestKey};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+// Column lists as macros, so that queries stay `&'static str` literals.
+macro_rules! transfer_columns {
+    () => {
+        "id, direction, state, origin_country, destination_country, declarant, customs_office, \
+         allow_partial, clearance, created_at, updated_at"
+    };
+}
+
+macro_rules! robot_columns {
+    () => {
+        "transfer_id, position, robot_id, refusal, arrival, status, manufacturer_name, model_name"
+    };
+}
+
+macro_rules! trusted_columns {
+    () => {
+        "country_code, key_id, public_key, not_before, not_after, revoked_at"
+    };
+}
+
+const SELECT_TRANSFER: &str = concat!(
+    "SELECT seq, ",
+    transfer_columns!(),
+    " FROM transfers WHERE id = $1"
+);
+const SELECT_ROBOTS: &str = concat!(
+    "SELECT ",
+    robot_columns!(),
+    " FROM transfer_robots WHERE transfer_id = $1 ORDER BY position"
+);
+const INSERT_TRANSFER: &str = concat!(
+    "INSERT INTO transfers (",
+    transfer_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+);
+/// Newest first; an empty filter matches all.
+const LIST_TRANSFERS: &str = concat!(
+    "SELECT seq, ",
+    transfer_columns!(),
+    " FROM transfers WHERE seq < $1 AND ($2 = '' OR state = $2) \
+     AND ($3 = '' OR customs_office = $3) \
+     AND ($4 = '' OR origin_country = $4 OR destination_country = $4) \
+     ORDER BY seq DESC LIMIT $5"
+);
+const SELECT_TRUSTED: &str = concat!(
+    "SELECT ",
+    trusted_columns!(),
+    " FROM trusted_registries WHERE country_code = $1 AND key_id = $2"
+);
+const SELECT_ALL_TRUSTED: &str = concat!(
+    "SELECT ",
+    trusted_columns!(),
+    " FROM trusted_registries ORDER BY country_code, key_id"
+);
+const LIST_TRUSTED: &str = concat!(
+    "SELECT ",
+    trusted_columns!(),
+    " FROM trusted_registries WHERE country_code > $1 OR (country_code = $1 AND key_id > $2) \
+     ORDER BY country_code, key_id LIMIT $3"
+);
+const INSERT_TRUSTED: &str = concat!(
+    "INSERT INTO trusted_registries (",
+    trusted_columns!(),
+    ", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+);
+
+/// Rows per multi-row INSERT: 500 × 8 columns stays far under either
+/// engine's limit on bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+/// What a state change did.
+#[derive(Debug)]
+pub enum Transition {
+    /// Done now, or by an earlier call with the same request id.
+    Done(Transfer),
+    /// The transfer was no longer in the state the change started from
+    /// (another call changed it meanwhile): it is as given, unchanged.
+    Moved(Transfer),
+}
+
+/// The filters of a transfer listing; empty matches all.
+#[derive(Debug, Clone, Default)]
+pub struct TransferFilter {
+    pub state: Option<TransferState>,
+    pub customs_office: String,
+    pub country: String,
+}
+
+#[derive(Clone)]
+pub struct TransferStore {
+    db: Database,
+}
+
+impl TransferStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// The result of a request id already done, read without claiming it:
+    /// a completed request is answered without asking the registry again,
+    /// and a new one leaves nothing behind if it then fails.
+    pub async fn done(&self, key: &RequestKey) -> Result<Option<String>, ApiError> {
+        let row: Option<(String, Vec<u8>, Option<String>)> = sqlx::query_as(
+            "SELECT method, fingerprint, result FROM requests WHERE request_id = $1",
+        )
+        .bind(&key.request_id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some((method, fingerprint, result))
+                if method == key.method && fingerprint == key.fingerprint =>
+            {
+                Ok(result)
+            }
+            Some(_) => Err(ApiError::request_id_reused(&key.request_id)),
+        }
+    }
+
+    /// Stores a decided transfer; a request id done before answers the
+    /// transfer it stored.
+    pub async fn create(&self, key: &RequestKey, transfer: Transfer) -> Result<Transfer, ApiError> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(id) =
+            idempotency::claim(&mut tx, key, Timestamp::now().as_micros()).await?
+        {
+            return load_transfer(&mut tx, &TransferId::from_stored(id))
+                .await?
+                .ok_or_else(|| corrupt("request result"));
+        }
+        let (clearance, allow_partial) = (transfer.clearance.as_deref(), transfer.allow_partial);
+        sqlx::query(INSERT_TRANSFER)
+            .bind(transfer.id.as_str())
+            .bind(transfer.direction.as_str())
+            .bind(transfer.state.as_str())
+            .bind(transfer.origin.as_str())
+            .bind(transfer.destination.as_str())
+            .bind(&transfer.declarant)
+            .bind(&transfer.customs_office)
+            .bind(i64::from(allow_partial))
+            .bind(clearance)
+            .bind(transfer.created_at.as_micros())
+            .bind(transfer.updated_at.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        for (index, chunk) in transfer.decisions.chunks(INSERT_CHUNK).enumerate() {
+            insert_robots(&mut tx, &transfer.id, index * INSERT_CHUNK, chunk).await?;
+        }
+        idempotency::complete(&mut tx, key, transfer.id.as_str()).await?;
+        tx.commit().await?;
+        Ok(transfer)
+    }
+
+    pub async fn transfer(&self, id: &TransferId) -> Result<Option<Transfer>, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        load_transfer(&mut connection, id).await
+    }
+
+    /// Moves a transfer from `from` to `to`, unless another call moved it
+    /// first.
+    pub async fn transition(
+        &self,
+        key: &RequestKey,
+        id: &TransferId,
+        from: TransferState,
+        to: TransferState,
+    ) -> Result<Transition, ApiError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(done) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            let transfer = load_transfer(&mut tx, &TransferId::from_stored(done)).await?;
+            return transfer
+                .map(Transition::Done)
+                .ok_or_else(|| corrupt("request result"));
+        }
+        let moved = sqlx::query(
+            "UPDATE transfers SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(to.as_str())
+        .bind(now.as_micros())
+        .bind(id.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let stored = load_transfer(&mut tx, id)
+            .await?
+            .ok_or_else(|| corrupt("transfer vanished"))?;
+        if moved == 0 {
+            // Rolled back on drop: the request id stays free for a retry.
+            return Ok(Transition::Moved(stored));
+        }
+        idempotency::complete(&mut tx, key, id.as_str()).await?;
+        tx.commit().await?;
+        Ok(Transition::Done(stored))
+    }
+
+    /// Up to `limit` transfers older than `before_seq`, newest first, each
+    /// with its position for paging.
+    pub async fn list(
+        &self,
+        filter: &TransferFilter,
+        before_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Transfer)>, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        let rows = sqlx::query(LIST_TRANSFERS)
+            .bind(before_seq)
+            .bind(filter.state.map(TransferState::as_str).unwrap_or(""))
+            .bind(&filter.customs_office)
+            .bind(&filter.country)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *connection)
+            .await?;
+        let mut transfers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = row.try_get("seq")?;
+            let decisions =
+                load_decisions(&mut connection, &row.try_get::<String, _>("id")?).await?;
+            transfers.push((seq, transfer_from_row(row, decisions)?));
+        }
+        Ok(transfers)
+    }
+
+    /// Adds a key to the trust list; `None` when that key (or its key id)
+    /// is listed already.
+    pub async fn add_trusted(
+        &self,
+        key: &RequestKey,
+        trusted: TrustedKey,
+    ) -> Result<Option<TrustedKey>, ApiError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(_) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            return load_trusted(&mut tx, &trusted.country, &trusted.kid).await;
+        }
+        let inserted = sqlx::query(INSERT_TRUSTED)
+            .bind(trusted.country.as_str())
+            .bind(&trusted.kid)
+            .bind(&trusted.public_key[..])
+            .bind(trusted.not_before.as_micros())
+            .bind(trusted.not_after.as_micros())
+            .bind(trusted.revoked_at.map(Timestamp::as_micros))
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
+        idempotency::complete(&mut tx, key, &trusted.name()).await?;
+        tx.commit().await?;
+        Ok(Some(trusted))
+    }
+
+    /// Revokes a listed key (once: a second revocation keeps the first
+    /// time); `None` when no such key is listed.
+    pub async fn revoke_trusted(
+        &self,
+        key: &RequestKey,
+        country: &CountryCode,
+        kid: &str,
+    ) -> Result<Option<TrustedKey>, ApiError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(_) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            return load_trusted(&mut tx, country, kid).await;
+        }
+        let revoked = sqlx::query(
+            "UPDATE trusted_registries SET revoked_at = COALESCE(revoked_at, $1) \
+             WHERE country_code = $2 AND key_id = $3",
+        )
+        .bind(now.as_micros())
+        .bind(country.as_str())
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if revoked == 0 {
+            return Ok(None);
+        }
+        idempotency::complete(
+            &mut tx,
+            key,
+            &robotid_domain::transfer::trusted_key_name(country, kid),
+        )
+        .await?;
+        let trusted = load_trusted(&mut tx, country, kid).await?;
+        tx.commit().await?;
+        Ok(trusted)
+    }
+
+    /// The whole trust list, for verifying a shipment against it.
+    pub async fn trusted_keys(&self) -> Result<Vec<TrustedKey>, ApiError> {
+        let rows = sqlx::query(SELECT_ALL_TRUSTED)
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(trusted_from_row).collect()
+    }
+
+    /// Up to `limit` keys after (`country`, `kid`), in name order.
+    pub async fn list_trusted(
+        &self,
+        after: (&str, &str),
+        limit: u32,
+    ) -> Result<Vec<TrustedKey>, ApiError> {
+        let rows = sqlx::query(LIST_TRUSTED)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(i64::from(limit))
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(trusted_from_row).collect()
+    }
+}
+
+async fn insert_robots(
+    tx: &mut AnyConnection,
+    transfer: &TransferId,
+    first_position: usize,
+    decisions: &[RobotDecision],
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 8;
+    let rows: Vec<String> = (0..decisions.len())
+        .map(|i| {
+            let first = i * COLUMNS + 1;
+            let params: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        concat!(
+            "INSERT INTO transfer_robots (",
+            robot_columns!(),
+            ") VALUES {}"
+        ),
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (offset, decision) in decisions.iter().enumerate() {
+        let (arrival, status, manufacturer_name, model_name) = match &decision.arrival {
+            None => (None, None, None, None),
+            Some(Arrival::Return) => (Some("RETURN"), None, None, None),
+            Some(Arrival::Register {
+                status,
+                manufacturer_name,
+                model_name,
+            }) => (
+                Some("REGISTER"),
+                Some(status.as_str()),
+                Some(manufacturer_name.clone()),
+                Some(model_name.clone()),
+            ),
+        };
+        query = query
+            .bind(transfer.as_str().to_owned())
+            .bind((first_position + offset) as i64)
+            .bind(decision.robot_id.as_str().to_owned())
+            .bind(decision.refusal.clone())
+            .bind(arrival)
+            .bind(status)
+            .bind(manufacturer_name)
+            .bind(model_name);
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn load_transfer(
+    connection: &mut AnyConnection,
+    id: &TransferId,
+) -> Result<Option<Transfer>, ApiError> {
+    let Some(row) = sqlx::query(SELECT_TRANSFER)
+        .bind(id.as_str())
+        .fetch_optional(&mut *connection)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let decisions = load_decisions(connection, id.as_str()).await?;
+    transfer_from_row(&row, decisions).map(Some)
+}
+
+async fn load_decisions(
+    connection: &mut AnyConnection,
+    transfer_id: &str,
+) -> Result<Vec<RobotDecision>, ApiError> {
+    let rows = sqlx::query(SELECT_ROBOTS)
+        .bind(transfer_id)
+        .fetch_all(&mut *connection)
+        .await?;
+    rows.iter().map(decision_from_row).collect()
+}
+
+async fn load_trusted(
+    connection: &mut AnyConnection,
+    country: &CountryCode,
+    kid: &str,
+) -> Result<Option<TrustedKey>, ApiError> {
+    let row = sqlx::query(SELECT_TRUSTED)
+        .bind(country.as_str())
+        .bind(kid)
+        .fetch_optional(&mut *connection)
+        .await?;
+    row.as_ref().map(trusted_from_row).transpose()
+}
+
+fn transfer_from_row(row: &AnyRow, decisions: Vec<RobotDecision>) -> Result<Transfer, ApiError> {
+    let country = |column: &'static str| -> Result<CountryCode, ApiError> {
+        CountryCode::parse(&row.try_get::<String, _>(column)?).map_err(|_| corrupt(column))
+    };
+    Ok(Transfer {
+        id: TransferId::from_stored(row.try_get("id")?),
+        direction: Direction::parse(&row.try_get::<String, _>("direction")?)
+            .ok_or_else(|| corrupt("transfers.direction"))?,
+        state: TransferState::parse(&row.try_get::<String, _>("state")?)
+            .ok_or_else(|| corrupt("transfers.state"))?,
+        origin: country("origin_country")?,
+        destination: country("destination_country")?,
+        declarant: row.try_get("declarant")?,
+        customs_office: row.try_get("customs_office")?,
+        allow_partial: row.try_get::<i64, _>("allow_partial")? != 0,
+        decisions,
+        clearance: row.try_get("clearance")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}
+
+fn decision_from_row(row: &AnyRow) -> Result<RobotDecision, ApiError> {
+    let robot_id: String = row.try_get("robot_id")?;
+    let arrival = match row.try_get::<Option<String>, _>("arrival")?.as_deref() {
+        None => None,
+        Some("RETURN") => Some(Arrival::Return),
+        Some("REGISTER") => Some(Arrival::Register {
+            status: row
+                .try_get::<Option<String>, _>("status")?
+                .as_deref()
+                .and_then(Status::parse)
+                .ok_or_else(|| corrupt("transfer_robots.status"))?,
+            manufacturer_name: row
+                .try_get::<Option<String>, _>("manufacturer_name")?
+                .ok_or_else(|| corrupt("transfer_robots.manufacturer_name"))?,
+            model_name: row
+                .try_get::<Option<String>, _>("model_name")?
+                .ok_or_else(|| corrupt("transfer_robots.model_name"))?,
+        }),
+        Some(_) => return Err(corrupt("transfer_robots.arrival")),
+    };
+    Ok(RobotDecision {
+        robot_id: RobotId::parse(&robot_id).map_err(|_| corrupt("transfer_robots.robot_id"))?,
+        refusal: row.try_get("refusal")?,
+        arrival,
+    })
+}
+
+fn trusted_from_row(row: &AnyRow) -> Result<TrustedKey, ApiError> {
+    let public_key: Vec<u8> = row.try_get("public_key")?;
+    Ok(TrustedKey {
+        country: CountryCode::parse(&row.try_get::<String, _>("country_code")?)
+            .map_err(|_| corrupt("trusted_registries.country_code"))?,
+        kid: row.try_get("key_id")?,
+        public_key: public_key
+            .try_into()
+            .map_err(|_| corrupt("trusted_registries.public_key"))?,
+        not_before: Timestamp::from_micros(row.try_get("not_before")?),
+        not_after: Timestamp::from_micros(row.try_get("not_after")?),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_micros),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored data does not decode: {0}")]
+struct Corrupt(&'static str);
+
+fn corrupt(what: &'static str) -> ApiError {
+    ApiError::internal(&Corrupt(what))
+}

@@ -1,0 +1,729 @@
+//! Whole deployments of one country each — registry and transfer (and,
+//! where a test issues robots, issuance) on port 0, with their own
+//! databases, their own CA and one signing key — and clients presenting
+//! that country's identities.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use robotid_credential::SigningKey;
+use robotid_domain::code::RobotId;
+use robotid_domain::time::Timestamp;
+use robotid_issuance::IssuanceConfig;
+use robotid_issuance::relay::RelayStatus;
+use robotid_pki::Holder;
+use robotid_proto::common::v1 as common;
+use robotid_proto::common::v1::EventType;
+use robotid_proto::issuance::v1 as issuance;
+use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
+use robotid_proto::registry::v1 as registry;
+use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use robotid_proto::transfer::v1 as pb;
+use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
+use robotid_registry::RegistryConfig;
+use robotid_test_support::tls::TestPki;
+use robotid_test_support::{Backend, TestDb};
+use robotid_transfer::TransferConfig;
+use tokio::sync::{oneshot, watch};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// Longest any test waits for something to happen before failing.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+pub const MANUFACTURER: &str = "0001";
+/// What issuance knows the manufacturer and its models as, and so what
+/// the registry (and a clearance) names them.
+pub const MANUFACTURER_NAME: &str = "Hubei Humanoid Works Co., Ltd.";
+
+pub fn model_display_name(model: &str) -> String {
+    format!("SeeLight {model}")
+}
+
+/// A running server and the way to stop it.
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    fn spawn<F>(run: impl FnOnce(oneshot::Receiver<()>) -> F) -> Self
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel();
+        Self {
+            stop: Some(stop),
+            server: Some(tokio::spawn(run(stopped))),
+        }
+    }
+
+    /// Stops gracefully and waits until the server returned.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// Another database of the same kind as `db`, for a second service.
+pub async fn another_db(db: &TestDb) -> TestDb {
+    match db.backend {
+        Backend::Sqlite => TestDb::sqlite(),
+        Backend::Postgres => TestDb::postgres()
+            .await
+            .expect("TEST_DATABASE_URL is set: the first database came from it"),
+    }
+}
+
+/// A robot as its issuing registry issued it.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub id: RobotId,
+    pub credential: Vec<u8>,
+}
+
+/// One country's issuance, registry and transfer services; issuance and
+/// transfer sign with the deployment's one key.
+pub struct Deployment {
+    pub country: &'static str,
+    pub pki: TestPki,
+    /// The deployment's key: issuance signs credentials with it, transfer
+    /// signs clearances with it, and a peer trusts it.
+    pub key: SigningKey,
+    pub registry_addr: SocketAddr,
+    pub transfer_addr: SocketAddr,
+    pub issuance_addr: SocketAddr,
+    relay: watch::Receiver<RelayStatus>,
+    issuance: Running,
+    registry: Running,
+    transfer: Running,
+    /// Models issuance has approved so far.
+    approved: Vec<String>,
+    /// Databases and key directory live as long as the deployment.
+    _dbs: Vec<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+/// Holder names of the extra certificates every test PKI carries.
+pub const CUSTOMS_ABROAD: &str = "customs-abroad";
+
+impl Deployment {
+    /// Registry and transfer of `country`, on databases like `db` (which
+    /// the registry takes). `peer` names the other country, whose customs
+    /// get a certificate from this CA too, to be refused for being
+    /// foreign rather than for being unknown.
+    pub async fn spawn(country: &'static str, peer: &str, db: TestDb) -> Self {
+        Self::spawn_with(country, peer, db, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        country: &'static str,
+        peer: &str,
+        db: TestDb,
+        tune: impl FnOnce(&mut TransferConfig),
+    ) -> Self {
+        let pki = TestPki::new(
+            country,
+            &[Holder::client(
+                CUSTOMS_ABROAD,
+                &format!("robotid://customs/{peer}-HAM"),
+            )],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("signing-key.pem");
+        let key = SigningKey::create(&key_file).unwrap();
+        let registry_app = build_registry(country, &pki, &db, dir.path()).await;
+        let registry_addr = registry_app.local_addr();
+        // The service certificates of the test PKI name `localhost`.
+        let registry_url = format!("https://localhost:{}", registry_addr.port());
+
+        let transfer_db = another_db(&db).await;
+        let mut config = TransferConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            transfer_db.url.clone(),
+            registry_url.clone(),
+        );
+        config.country = country.into();
+        config.server.tls = pki.service_tls("transfer");
+        config.signing_key_file = Some(key_file.clone());
+        tune(&mut config);
+        let transfer_app = robotid_transfer::App::build(config)
+            .await
+            .expect("transfer starts");
+        assert_eq!(transfer_app.verifying_key(), key.verifying_key());
+        let transfer_addr = transfer_app.local_addr();
+
+        let issuance_db = another_db(&db).await;
+        let mut config = IssuanceConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            issuance_db.url.clone(),
+            registry_url,
+        );
+        config.country = country.into();
+        config.server.tls = pki.service_tls("issuance");
+        config.signing_key_file = Some(key_file);
+        // Tests wait for deliveries: retry a returning registry quickly.
+        config.relay_max_backoff_ms = 500;
+        let issuance_app = robotid_issuance::App::build(config)
+            .await
+            .expect("issuance starts");
+        assert_eq!(issuance_app.verifying_key(), key.verifying_key());
+        let issuance_addr = issuance_app.local_addr();
+        let relay = issuance_app.relay_status();
+
+        let registry = Running::spawn(|stopped| {
+            registry_app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+        });
+        let transfer = Running::spawn(|stopped| {
+            transfer_app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+        });
+        let issuance = Running::spawn(|stopped| {
+            issuance_app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+        });
+        Self {
+            country,
+            pki,
+            key,
+            registry_addr,
+            transfer_addr,
+            issuance_addr,
+            relay,
+            issuance,
+            registry,
+            transfer,
+            approved: Vec::new(),
+            _dbs: vec![db, transfer_db, issuance_db],
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.transfer.stop().await;
+        self.issuance.stop().await;
+        self.registry.stop().await;
+    }
+
+    /// Stops the registry only: the other services keep serving.
+    pub async fn stop_registry(&mut self) {
+        self.registry.stop().await;
+    }
+
+    pub async fn issuance_as(&self, identity: &str) -> IssuanceServiceClient<Channel> {
+        IssuanceServiceClient::new(self.pki.channel(self.issuance_addr, Some(identity)).await)
+    }
+
+    pub async fn transfer_as(&self, identity: &str) -> TransferServiceClient<Channel> {
+        TransferServiceClient::new(self.pki.channel(self.transfer_addr, Some(identity)).await)
+    }
+
+    pub async fn transfer_anonymous(&self) -> TransferServiceClient<Channel> {
+        TransferServiceClient::new(self.pki.channel(self.transfer_addr, None).await)
+    }
+
+    pub async fn customs(&self) -> TransferServiceClient<Channel> {
+        self.transfer_as("customs").await
+    }
+
+    pub async fn registry_as(&self, identity: &str) -> RegistryServiceClient<Channel> {
+        RegistryServiceClient::new(self.pki.channel(self.registry_addr, Some(identity)).await)
+    }
+
+    /// Issues `count` robots of `model` through issuance (the regulator
+    /// admitting the manufacturer and approving the model first), waits
+    /// until its outbox delivered them to the registry, and releases them
+    /// to market.
+    pub async fn issue(&mut self, model: &str, count: i32) -> Vec<Issued> {
+        let product_model = self.approve(model).await;
+        let issued = self
+            .issuance_as("manufacturer")
+            .await
+            .issue_robot_ids(issuance::IssueRobotIdsRequest {
+                request_id: unique("issue"),
+                product_model,
+                count,
+                production: Some(common::Production {
+                    production_time: Some(prost_types::Timestamp {
+                        seconds: 1_764_000_000,
+                        nanos: 0,
+                    }),
+                    factory: "Wuhan line 3".into(),
+                }),
+            })
+            .await
+            .expect("issued")
+            .into_inner();
+        let robots: Vec<Issued> = issued
+            .robots
+            .into_iter()
+            .map(|robot| Issued {
+                id: RobotId::parse(&robot.robot_id).expect("an issued code"),
+                credential: robot.credential,
+            })
+            .collect();
+        self.delivered().await;
+        let ids: Vec<RobotId> = robots.iter().map(|r| r.id.clone()).collect();
+        self.release(&ids).await;
+        robots
+    }
+
+    /// Waits (bounded) until issuance's outbox delivered every robot
+    /// issued so far to the registry.
+    async fn delivered(&mut self) {
+        let issued_by = Timestamp::now();
+        tokio::time::timeout(
+            DEADLINE,
+            self.relay
+                .wait_for(|status| status.as_of > issued_by && status.pending == 0),
+        )
+        .await
+        .expect("issuance delivered to the registry in time")
+        .expect("the relay is running");
+    }
+
+    /// `manufacturers/0001/productModels/{model}`, admitted and approved.
+    async fn approve(&mut self, model: &str) -> String {
+        let name = format!("manufacturers/{MANUFACTURER}/productModels/{model}");
+        if self.approved.contains(&name) {
+            return name;
+        }
+        let mut regulator = self.issuance_as("regulator").await;
+        if self.approved.is_empty() {
+            regulator
+                .create_manufacturer(issuance::CreateManufacturerRequest {
+                    request_id: unique("manufacturer"),
+                    manufacturer: Some(issuance::Manufacturer {
+                        code: MANUFACTURER.into(),
+                        legal_name: MANUFACTURER_NAME.into(),
+                        registration_number: "91420100MA4K".into(),
+                        country_code: self.country.into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .expect("manufacturer admitted");
+        }
+        regulator
+            .create_product_model(issuance::CreateProductModelRequest {
+                request_id: unique("model"),
+                parent: format!("manufacturers/{MANUFACTURER}"),
+                product_model: Some(issuance::ProductModel {
+                    model_code: model.into(),
+                    display_name: model_display_name(model),
+                    category: "household".into(),
+                    specifications: Some(issuance::Specifications {
+                        height_mm: 1_650,
+                        mass_g: 55_000,
+                        degrees_of_freedom: 41,
+                        battery_capacity_wh: 864,
+                        autonomy_level: "L3".into(),
+                    }),
+                    key_components: vec!["joint actuator JA-7".into()],
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("model declared");
+        regulator
+            .approve_product_model(issuance::ApproveProductModelRequest {
+                request_id: unique("approve"),
+                name: name.clone(),
+            })
+            .await
+            .expect("model approved");
+        self.approved.push(name.clone());
+        name
+    }
+
+    /// RELEASED_TO_MARKET for each robot, as its manufacturer, a few at a
+    /// time.
+    pub async fn release(&self, ids: &[RobotId]) {
+        let client = self.registry_as("manufacturer").await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in ids.chunks(ids.len().div_ceil(4).max(1)) {
+            let mut client = client.clone();
+            let chunk = chunk.to_vec();
+            tasks.spawn(async move {
+                for id in chunk {
+                    client
+                        .record_event(event(&id, EventType::ReleasedToMarket, Default::default()))
+                        .await
+                        .unwrap_or_else(|e| panic!("release of {id}: {e:?}"));
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    }
+
+    /// Records one event as `identity`.
+    pub async fn record(
+        &self,
+        identity: &str,
+        id: &RobotId,
+        kind: EventType,
+        details: registry::EventDetails,
+    ) -> registry::Event {
+        self.registry_as(identity)
+            .await
+            .record_event(event(id, kind, details))
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?} on {id}: {e:?}"))
+            .into_inner()
+    }
+
+    pub async fn recall(&self, id: &RobotId) {
+        self.registry_as("manufacturer")
+            .await
+            .create_recall(registry::CreateRecallRequest {
+                request_id: unique("recall"),
+                manufacturer_code: id.manufacturer().as_str().into(),
+                model_code: id.model().as_str().into(),
+                robot_ids: vec![id.as_str().into()],
+                reason: "brake actuator may fail".into(),
+            })
+            .await
+            .expect("recalled");
+    }
+
+    pub async fn report_stolen(&self, id: &RobotId) {
+        self.record(
+            "operator",
+            id,
+            EventType::ReportedStolen,
+            Default::default(),
+        )
+        .await;
+    }
+
+    pub async fn recycle(&self, id: &RobotId) {
+        self.record(
+            "operator",
+            id,
+            EventType::Decommissioned,
+            Default::default(),
+        )
+        .await;
+        self.record("recycler", id, EventType::Recycled, Default::default())
+            .await;
+    }
+
+    /// The registry's full record of a robot, read as the regulator.
+    pub async fn robot(&self, id: &RobotId) -> registry::Robot {
+        self.registry_as("regulator")
+            .await
+            .get_robot(registry::GetRobotRequest {
+                robot_id: id.as_str().into(),
+                view: registry::RobotView::Full.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e:?}"))
+            .into_inner()
+    }
+
+    pub async fn events(&self, id: &RobotId) -> Vec<registry::Event> {
+        self.registry_as("regulator")
+            .await
+            .list_events(registry::ListEventsRequest {
+                robot_id: id.as_str().into(),
+                page_size: 1_000,
+                page_token: String::new(),
+            })
+            .await
+            .expect("events")
+            .into_inner()
+            .events
+    }
+
+    /// How many calls the transfer service made to the registry so far:
+    /// the registry writes one access log entry for each eligibility
+    /// check, event batch and registration.
+    pub async fn registry_calls_by_transfer(&self) -> usize {
+        let mut client = self.registry_as("regulator").await;
+        let mut page_token = String::new();
+        let mut calls = 0;
+        loop {
+            let page = client
+                .list_access_log(registry::ListAccessLogRequest {
+                    page_size: 1_000,
+                    page_token,
+                    robot_id: String::new(),
+                })
+                .await
+                .expect("access log")
+                .into_inner();
+            calls += page
+                .entries
+                .iter()
+                .filter(|entry| entry.caller == "robotid://service/transfer")
+                .count();
+            if page.next_page_token.is_empty() {
+                return calls;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// This deployment's key as a peer's trust list holds it.
+    pub fn trusted(&self) -> pb::TrustedRegistry {
+        trusted_key(
+            self.country,
+            &self.key,
+            days_from_now(-1),
+            days_from_now(365),
+        )
+    }
+
+    /// Adds `trusted` to this deployment's trust list, as its regulator.
+    pub async fn trust(&self, trusted: pb::TrustedRegistry) -> pb::TrustedRegistry {
+        self.transfer_as("regulator")
+            .await
+            .add_trusted_registry(pb::AddTrustedRegistryRequest {
+                request_id: unique("trust"),
+                trusted_registry: Some(trusted),
+            })
+            .await
+            .expect("trusted")
+            .into_inner()
+    }
+
+    pub async fn revoke(&self, name: &str) -> pb::TrustedRegistry {
+        self.transfer_as("regulator")
+            .await
+            .revoke_trusted_registry(pb::RevokeTrustedRegistryRequest {
+                request_id: unique("revoke"),
+                name: name.into(),
+            })
+            .await
+            .expect("revoked")
+            .into_inner()
+    }
+
+    /// A clearance asked by this country's customs; it must be decided.
+    pub async fn clear(&self, request: pb::RequestClearanceRequest) -> pb::Transfer {
+        self.customs()
+            .await
+            .request_clearance(request)
+            .await
+            .unwrap_or_else(|e| panic!("clearance not decided: {e:?}"))
+            .into_inner()
+    }
+
+    /// This country's customs confirm that a cleared export departed.
+    pub async fn depart(&self, name: &str) -> pb::Transfer {
+        self.customs()
+            .await
+            .confirm_departure(pb::ConfirmDepartureRequest {
+                request_id: unique("departure"),
+                name: name.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{name} did not depart: {e:?}"))
+            .into_inner()
+    }
+
+    /// This country's customs confirm that a cleared import arrived.
+    pub async fn arrive(&self, name: &str) -> pb::Transfer {
+        self.customs()
+            .await
+            .confirm_arrival(pb::ConfirmArrivalRequest {
+                request_id: unique("arrival"),
+                name: name.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{name} did not arrive: {e:?}"))
+            .into_inner()
+    }
+
+    /// Every transfer, newest first, as the regulator.
+    pub async fn all_transfers(&self, filter: pb::ListTransfersRequest) -> Vec<pb::Transfer> {
+        let mut client = self.transfer_as("regulator").await;
+        let mut request = filter;
+        let mut transfers = Vec::new();
+        loop {
+            let page = client
+                .list_transfers(request.clone())
+                .await
+                .expect("listed")
+                .into_inner();
+            transfers.extend(page.transfers);
+            if page.next_page_token.is_empty() {
+                return transfers;
+            }
+            request.page_token = page.next_page_token;
+        }
+    }
+}
+
+async fn build_registry(
+    country: &str,
+    pki: &TestPki,
+    db: &TestDb,
+    dir: &std::path::Path,
+) -> robotid_registry::App {
+    let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+    config.country = country.into();
+    config.server.tls = pki.service_tls("registry");
+    if db.dir().is_none() {
+        // PostgreSQL needs an explicit key; SQLite makes one beside the file.
+        let path = dir.join("holder-key");
+        std::fs::write(&path, "0123456789abcdef0123456789abcdef").unwrap();
+        config.holder_key_file = Some(path);
+    }
+    robotid_registry::App::build(config)
+        .await
+        .expect("registry starts")
+}
+
+pub fn event(
+    id: &RobotId,
+    kind: EventType,
+    details: registry::EventDetails,
+) -> registry::RecordEventRequest {
+    registry::RecordEventRequest {
+        request_id: unique("event"),
+        robot_id: id.as_str().to_owned(),
+        r#type: kind.into(),
+        details: Some(details),
+        occur_time: None,
+    }
+}
+
+pub fn days_from_now(days: i64) -> prost_types::Timestamp {
+    let (seconds, _) = Timestamp::now().to_parts();
+    prost_types::Timestamp {
+        seconds: seconds + days * 86_400,
+        nanos: 0,
+    }
+}
+
+/// A trust list entry for `key` of `country`.
+pub fn trusted_key(
+    country: &str,
+    key: &SigningKey,
+    not_before: prost_types::Timestamp,
+    not_after: prost_types::Timestamp,
+) -> pb::TrustedRegistry {
+    pb::TrustedRegistry {
+        country_code: country.into(),
+        key_id: key.kid().to_string(),
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        not_before: Some(not_before),
+        not_after: Some(not_after),
+        ..Default::default()
+    }
+}
+
+/// An export of `robots` to `destination`.
+pub fn export(
+    origin: &str,
+    destination: &str,
+    robots: &[&RobotId],
+    allow_partial: bool,
+) -> pb::RequestClearanceRequest {
+    pb::RequestClearanceRequest {
+        request_id: unique("clearance"),
+        direction: pb::TransferDirection::Export.into(),
+        robots: robots
+            .iter()
+            .map(|id| pb::ShipmentRobot {
+                robot_id: id.as_str().into(),
+                credential: Vec::new(),
+            })
+            .collect(),
+        origin_country: origin.into(),
+        destination_country: destination.into(),
+        declarant: "Hubei Humanoid Works Export Dept.".into(),
+        customs_office: format!("{origin}-SHA"),
+        allow_partial,
+        origin_clearance: Vec::new(),
+    }
+}
+
+/// An import of `robots` (each with its credential) from `origin`.
+pub fn import(
+    origin: &str,
+    destination: &str,
+    robots: &[(&RobotId, &[u8])],
+    origin_clearance: &[u8],
+    allow_partial: bool,
+) -> pb::RequestClearanceRequest {
+    pb::RequestClearanceRequest {
+        request_id: unique("clearance"),
+        direction: pb::TransferDirection::Import.into(),
+        robots: robots
+            .iter()
+            .map(|(id, credential)| pb::ShipmentRobot {
+                robot_id: id.as_str().into(),
+                credential: credential.to_vec(),
+            })
+            .collect(),
+        origin_country: origin.into(),
+        destination_country: destination.into(),
+        declarant: "Hamburg Robotics Import GmbH".into(),
+        customs_office: format!("{destination}-HAM"),
+        allow_partial,
+        origin_clearance: origin_clearance.to_vec(),
+    }
+}
+
+/// The decision on each robot: (robot id, cleared, reason).
+pub fn decisions(transfer: &pb::Transfer) -> Vec<(String, bool, String)> {
+    transfer
+        .decisions
+        .iter()
+        .map(|d| {
+            (
+                d.robot_id.clone(),
+                d.decision() == pb::Decision::Cleared,
+                d.reason.clone(),
+            )
+        })
+        .collect()
+}
+
+pub fn reason_of<'a>(transfer: &'a pb::Transfer, id: &RobotId) -> &'a str {
+    &transfer
+        .decisions
+        .iter()
+        .find(|d| d.robot_id == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not in the transfer"))
+        .reason
+}
+
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Asserts the status code and the `ErrorInfo` reason.
+#[track_caller]
+pub fn assert_refused<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    reason: &str,
+) -> Status {
+    let status = result.expect_err("the call should have been refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo present");
+    assert_eq!(info.reason, reason, "{status:?}");
+    status
+}
