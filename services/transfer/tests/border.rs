@@ -27,8 +27,8 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
     cn.trust(de.trusted()).await;
 
     // Issued in China, in market, one of them sold.
-    let robots = cn.issue("HX0001", 6).await;
-    let [traveller, recalled, stolen, recycled, sold, stays] =
+    let robots = cn.issue("HX0001", 7).await;
+    let [traveller, recalled, stolen, recycled, sold, stays, retired] =
         std::array::from_fn(|i| robots[i].clone());
     cn.record(
         "seller",
@@ -195,13 +195,27 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
     cn.recall(&recalled.id).await;
     cn.report_stolen(&stolen.id).await;
     cn.recycle(&recycled.id).await;
+    cn.record(
+        "operator",
+        &retired.id,
+        EventType::Decommissioned,
+        Default::default(),
+    )
+    .await;
     let unknown = robotid_domain::code::RobotId::issue(
         &"CN".parse().unwrap(),
         &"0001".parse().unwrap(),
         &"HX0001".parse().unwrap(),
         999_999,
     );
-    let shipment = [&stays.id, &recalled.id, &stolen.id, &recycled.id, &unknown];
+    let shipment = [
+        &stays.id,
+        &recalled.id,
+        &stolen.id,
+        &recycled.id,
+        &retired.id,
+        &unknown,
+    ];
     let refused = cn.clear(export("CN", "DE", &shipment, false)).await;
     assert_eq!(refused.state(), pb::TransferState::Refused);
     let reasons: Vec<&str> = shipment.iter().map(|id| reason_of(&refused, id)).collect();
@@ -212,6 +226,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
             "RECALL_OPEN",
             "ROBOT_STOLEN",
             "ROBOT_RECYCLED",
+            "ROBOT_DECOMMISSIONED",
             "ROBOT_NOT_FOUND"
         ]
     );
@@ -233,7 +248,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
         cn.robot(&stays.id).await.jurisdiction(),
         Jurisdiction::ExportCleared
     );
-    for id in [&recalled.id, &stolen.id, &recycled.id] {
+    for id in [&recalled.id, &stolen.id, &recycled.id, &retired.id] {
         assert!(
             cn.events(id)
                 .await
