@@ -184,6 +184,7 @@ impl RegistryService for RegistryApi {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
+        robotid_platform::rpc_telemetry::record_robot_count(registrations.len());
         let draft = access(
             &caller,
             format!("RegisterRobots({})", registrations.len()),
@@ -529,6 +530,7 @@ impl RegistryService for RegistryApi {
             .map(|(i, value)| robot_id(&format!("robot_ids[{i}]"), value, &self.home))
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
+        robotid_platform::rpc_telemetry::record_robot_count(ids.len());
         self.log_read(access(
             &caller,
             format!("CheckEligibility({})", ids.len()),
