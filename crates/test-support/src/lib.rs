@@ -3,8 +3,14 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod identities;
+pub mod process;
 pub mod python;
+pub mod spans;
+pub mod status;
 pub mod tls;
+
+pub use status::{assert_refused, unique};
 
 use std::io::Write;
 use std::sync::Once;
@@ -71,6 +77,15 @@ impl TestDb {
             dir: None,
             postgres: Some((server, name)),
         })
+    }
+
+    /// A fresh database on the same engine, for another service of the
+    /// same test.
+    pub async fn same_engine(&self) -> TestDb {
+        match self.backend {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => TestDb::postgres().await.expect("PostgreSQL is configured"),
+        }
     }
 
     /// A directory that lives as long as this database (SQLite only).

@@ -31,18 +31,8 @@ each_backend!(
     ten_thousand_robots_in_one_call,
 );
 
-/// A fresh database of the same engine as `db`, for the other service.
-async fn another(db: &TestDb) -> TestDb {
-    match db.backend {
-        robotid_test_support::Backend::Sqlite => TestDb::sqlite(),
-        robotid_test_support::Backend::Postgres => {
-            TestDb::postgres().await.expect("PostgreSQL is configured")
-        }
-    }
-}
-
 async fn issuing_needs_an_approved_model(db: TestDb) {
-    let registry = spawn_registry(another(&db).await).await;
+    let registry = spawn_registry(db.same_engine().await).await;
     let home = IssuanceHome::new(db);
     let mut issuance = home.start(registry.addr, |_| {}).await;
 
@@ -122,7 +112,7 @@ async fn issuing_needs_an_approved_model(db: TestDb) {
 }
 
 async fn the_catalog_validates_input_and_lists_in_pages(db: TestDb) {
-    let registry = spawn_registry(another(&db).await).await;
+    let registry = spawn_registry(db.same_engine().await).await;
     let home = IssuanceHome::new(db);
     let mut issuance = home.start(registry.addr, |_| {}).await;
 
@@ -370,7 +360,7 @@ async fn the_catalog_validates_input_and_lists_in_pages(db: TestDb) {
 async fn concurrent_callers_get_disjoint_serials_across_a_restart(db: TestDb) {
     const CALLERS: usize = 32;
     const EACH: i32 = 25;
-    let mut registry = spawn_registry(another(&db).await).await;
+    let mut registry = spawn_registry(db.same_engine().await).await;
     let home = IssuanceHome::new(db);
     let mut issuance = home.start(registry.addr, |_| {}).await;
     let model = issuance.approved_model().await;
@@ -442,7 +432,7 @@ async fn concurrent_callers_get_disjoint_serials_across_a_restart(db: TestDb) {
 }
 
 async fn a_retry_returns_the_same_robots_and_writes_nothing(db: TestDb) {
-    let registry = spawn_registry(another(&db).await).await;
+    let registry = spawn_registry(db.same_engine().await).await;
     let home = IssuanceHome::new(db);
     let mut issuance = home.start(registry.addr, |_| {}).await;
     let model = issuance.approved_model().await;
@@ -484,7 +474,7 @@ async fn robots_issued_while_the_registry_is_down_arrive_once_it_is_up(db: TestD
     // Bound but not serving: issuance's calls connect and then wait, and
     // give up after the call timeout, as with a registry that hangs. The
     // timeout must leave a debug-built registry time for 1,000 robots.
-    let stopped = build_registry(another(&db).await).await;
+    let stopped = build_registry(db.same_engine().await).await;
     let home = IssuanceHome::new(db);
     let mut issuance = home
         .start(stopped.addr, |config| {
@@ -534,7 +524,7 @@ async fn robots_issued_while_the_registry_is_down_arrive_once_it_is_up(db: TestD
 
 async fn ten_thousand_robots_in_one_call(db: TestDb) {
     let backend = db.backend;
-    let registry = spawn_registry(another(&db).await).await;
+    let registry = spawn_registry(db.same_engine().await).await;
     let home = IssuanceHome::new(db);
     let mut issuance = home.start(registry.addr, |_| {}).await;
     let model = issuance.approved_model().await;

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use robotid_domain::code::RobotId;
 use robotid_domain::lifecycle::EventKind;
-use robotid_platform::authz::{RPCS, event_allows};
-use robotid_platform::identity::Caller;
+use robotid_platform::authz::event_allows;
 use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use robotid_test_support::identities::{
+    IDENTITIES, allowed, assert_answer, caller, expected_refusal, rpcs_of,
+};
 use robotid_test_support::tls::pki_dir;
 use robotid_test_support::{TestDb, each_backend};
 use support::*;
@@ -28,29 +30,6 @@ each_backend!(
     one_noisy_identity_is_limited_and_told_when_to_retry,
 );
 
-/// Every identity of the test PKI, by the URI its certificate names, plus
-/// the anonymous public.
-const IDENTITIES: &[(Option<&str>, &str)] = &[
-    (None, ""),
-    (Some("regulator"), "robotid://regulator/miit"),
-    (Some("manufacturer"), "robotid://manufacturer/0001"),
-    (Some("seller"), "robotid://seller/S0001"),
-    (
-        Some("service-provider"),
-        "robotid://service-provider/SP0001",
-    ),
-    (Some("operator"), "robotid://operator/OP0001"),
-    (Some("recycler"), "robotid://recycler/RC0001"),
-    (Some("customs"), "robotid://customs/CN-SHA"),
-    (Some("issuance"), "robotid://service/issuance"),
-    (Some("registry"), "robotid://service/registry"),
-    (Some("transfer"), "robotid://service/transfer"),
-];
-
-fn caller(uri: &str) -> Caller {
-    Caller::from_uri(uri).unwrap_or_else(Caller::anonymous)
-}
-
 async fn clients(
     registry: &TestRegistry,
 ) -> HashMap<Option<&'static str>, RegistryServiceClient<tonic::transport::Channel>> {
@@ -65,31 +44,6 @@ async fn clients(
     clients
 }
 
-/// What the table says a refusal of `caller` is.
-fn expected_refusal(caller: &Caller) -> Code {
-    if caller.is_anonymous() {
-        Code::Unauthenticated
-    } else {
-        Code::PermissionDenied
-    }
-}
-
-#[track_caller]
-fn assert_answer<T: std::fmt::Debug>(
-    what: &str,
-    who: &str,
-    allowed: bool,
-    refusal: Code,
-    result: Result<T, tonic::Status>,
-) {
-    match (allowed, result) {
-        (true, Ok(_)) => {}
-        (true, Err(status)) => panic!("{what} as {who:?} should succeed: {status:?}"),
-        (false, Ok(answer)) => panic!("{what} as {who:?} should be refused, got {answer:?}"),
-        (false, Err(status)) => assert_eq!(status.code(), refusal, "{what} as {who:?}: {status:?}"),
-    }
-}
-
 async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     let mut registry = spawn_registry(db).await;
     let mut clients = clients(&registry).await;
@@ -97,10 +51,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     registry.register(std::slice::from_ref(&known)).await;
     let mut next_robot = 100;
 
-    let registry_rpcs: Vec<_> = RPCS
-        .iter()
-        .filter(|(method, _)| method.starts_with("/robotid.registry.v1."))
-        .collect();
+    let registry_rpcs = rpcs_of("robotid.registry.v1");
     assert_eq!(
         registry_rpcs.len(),
         10,
@@ -338,13 +289,7 @@ async fn every_event_type_answers_each_identity_as_the_table_says(db: TestDb) {
         for (identity, uri) in IDENTITIES {
             let who = caller(uri);
             // Roles the RecordEvent gate lets through, then the event table.
-            let passes_gate = RPCS
-                .iter()
-                .find(|(m, _)| m.ends_with("/RecordEvent"))
-                .unwrap()
-                .1
-                .iter()
-                .any(|allow| allow.admits(&who));
+            let passes_gate = allowed("/robotid.registry.v1.RegistryService/RecordEvent", &who);
             let allowed = passes_gate && event_allows(kind).iter().any(|allow| allow.admits(&who));
             n += 1;
             let (id, details) = robot_ready_for(&mut registry, kind, n).await;

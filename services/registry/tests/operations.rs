@@ -3,21 +3,22 @@
 //! the API only through reflection.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use robotid_test_support::process::ServiceProcess;
 use robotid_test_support::python::{python_with, workspace_root};
 use robotid_test_support::tls::{channel, pki_dir};
 
 mod support;
 
-/// The registry binary on a free port with the test PKI; returns it and
-/// the address it logged.
-fn start_registry(dir: &std::path::Path) -> (Child, std::net::SocketAddr) {
+/// The registry binary on a free port with the test PKI.
+fn start_registry(dir: &std::path::Path) -> ServiceProcess {
     let pki = pki_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robotid-registry"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_robotid-registry"));
+    command
         .args([
             "--listen",
             "127.0.0.1:0",
@@ -33,25 +34,8 @@ fn start_registry(dir: &std::path::Path) -> (Child, std::net::SocketAddr) {
         .arg("--tls-key")
         .arg(pki.join("registry.key"))
         .arg("--tls-ca")
-        .arg(pki.join("ca.crt"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the registry binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the registry logs where it serves")
-            .unwrap();
-        if line.contains("serving gRPC") {
-            let start = line.find("\"addr\":\"").expect("addr field") + 8;
-            let end = start + line[start..].find('"').unwrap();
-            break line[start..end].parse().unwrap();
-        }
-    };
-    // Keep draining its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+        .arg(pki.join("ca.crt"));
+    ServiceProcess::spawn(command)
 }
 
 fn python_line(lines: &mut std::io::Lines<BufReader<ChildStdout>>) -> String {
@@ -68,7 +52,8 @@ async fn sigterm_reports_not_serving_then_exits_zero_and_reflection_serves_a_gen
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (mut registry, addr) = start_registry(dir.path());
+    let mut registry = start_registry(dir.path());
+    let addr = registry.addr;
 
     let id = support::robot(1);
     RegistryServiceClient::new(channel(addr, Some("issuance")).await)
@@ -131,28 +116,13 @@ async fn sigterm_reports_not_serving_then_exits_zero_and_reflection_serves_a_gen
     );
     assert_eq!(python_line(&mut lines), "watch SERVING");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &registry.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    registry.terminate();
     assert_eq!(
         python_line(&mut lines),
         "watch NOT_SERVING",
         "NOT_SERVING is reported before exit"
     );
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = registry.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the registry did not exit within the drain deadline"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = registry.wait_exit(Duration::from_secs(30));
     assert_eq!(exit.code(), Some(0), "a graceful stop exits 0");
     let ended = python_line(&mut lines);
     assert!(ended.starts_with("ended"), "{ended}");

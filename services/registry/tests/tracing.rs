@@ -6,14 +6,14 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceId;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
-use robotid_platform::telemetry::{self, LogFormat, LogSettings, Telemetry};
+use opentelemetry_sdk::trace::InMemorySpanExporter;
+use robotid_platform::telemetry::{self, LogFormat, LogSettings};
 use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as pb;
 use robotid_test_support::TestDb;
+use robotid_test_support::spans::spans_until;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 mod support;
@@ -29,26 +29,6 @@ impl Write for Captured {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-fn spans_until(
-    telemetry: &Telemetry,
-    exporter: &InMemorySpanExporter,
-    found: impl Fn(&[SpanData]) -> bool,
-) -> Vec<SpanData> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        telemetry.flush();
-        let spans = exporter.get_finished_spans().unwrap();
-        if found(&spans) {
-            return spans;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the expected spans were not exported"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -20,7 +20,7 @@ each_backend!(a_robot_crosses_two_registries_and_every_refusal_has_its_reason);
 
 async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: TestDb) {
     let backend = db.backend;
-    let de_db = another_db(&db).await;
+    let de_db = db.same_engine().await;
     let mut cn = Deployment::spawn("CN", "DE", db).await;
     let mut de = Deployment::spawn("DE", "CN", de_db).await;
     de.trust(cn.trusted()).await;

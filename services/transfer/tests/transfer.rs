@@ -569,7 +569,7 @@ async fn malformed_requests_are_invalid_and_foreign_customs_refused(db: TestDb) 
 }
 
 async fn with_the_registry_down_nothing_is_cleared_and_nothing_recorded(db: TestDb) {
-    let silent_db = another_db(&db).await;
+    let silent_db = db.same_engine().await;
     let mut cn = Deployment::spawn("CN", "DE", db).await;
     let robots = cn.issue("HX0001", 2).await;
     cn.stop_registry().await;

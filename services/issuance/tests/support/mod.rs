@@ -2,6 +2,8 @@
 //! database, and connected clients.
 #![allow(dead_code)]
 
+#[allow(unused_imports)] // Not every test binary refuses.
+pub use robotid_test_support::{assert_refused, unique};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -99,6 +101,11 @@ pub async fn spawn_registry(db: TestDb) -> TestRegistry {
 }
 
 impl StoppedRegistry {
+    /// Its database, for tests that read it directly.
+    pub fn db_url(&self) -> String {
+        self.db.url.clone()
+    }
+
     pub async fn start(self) -> TestRegistry {
         let app = self.app;
         let running = Running::spawn(|stopped| {
@@ -353,6 +360,11 @@ impl TestIssuance {
         IssuanceServiceClient::new(channel(self.addr, Some(identity)).await)
     }
 
+    /// A client without a certificate: the anonymous public.
+    pub async fn as_anonymous(&self) -> IssuanceServiceClient<Channel> {
+        IssuanceServiceClient::new(channel(self.addr, None).await)
+    }
+
     /// Manufacturer 0001 with model HX0001, approved.
     pub async fn approved_model(&mut self) -> String {
         self.create_manufacturer(manufacturer(MANUFACTURER))
@@ -428,32 +440,6 @@ pub fn disjoint_ids<'a>(
         }
     }
     seen
-}
-
-pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Asserts the status code and the `ErrorInfo` reason.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    reason: &str,
-) -> Status {
-    let status = result.expect_err("the call should have been refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    let details = status.get_error_details();
-    let info = details.error_info().expect("ErrorInfo present");
-    assert_eq!(info.reason, reason, "{status:?}");
-    assert_eq!(info.domain, "issuance.robotid");
-    status
 }
 
 /// Asserts INVALID_ARGUMENT naming `field`.

@@ -11,10 +11,11 @@ use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_registry::{App, RegistryConfig};
 use robotid_test_support::TestDb;
 use robotid_test_support::tls::{channel, service_tls};
+#[allow(unused_imports)] // Not every test binary refuses.
+pub use robotid_test_support::{assert_refused, unique};
 use tokio::sync::oneshot;
+use tonic::Status;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 pub struct TestRegistry {
     pub addr: std::net::SocketAddr,
@@ -271,16 +272,6 @@ pub fn registration(id: &RobotId) -> pb::RobotRegistration {
     }
 }
 
-pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 pub fn organization(id: &str) -> Option<common::Holder> {
     Some(common::Holder {
         kind: Some(common::holder::Kind::OrganizationId(id.into())),
@@ -291,20 +282,4 @@ pub fn private(reference: &str) -> Option<common::Holder> {
     Some(common::Holder {
         kind: Some(common::holder::Kind::PrivateReference(reference.into())),
     })
-}
-
-/// Asserts the status code and the `ErrorInfo` reason.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    reason: &str,
-) -> Status {
-    let status = result.expect_err("the call should have been refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    let details = status.get_error_details();
-    let info = details.error_info().expect("ErrorInfo present");
-    assert_eq!(info.reason, reason, "{status:?}");
-    assert_eq!(info.domain, "registry.robotid");
-    status
 }

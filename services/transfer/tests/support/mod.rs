@@ -4,6 +4,8 @@
 //! that country's identities.
 #![allow(dead_code)]
 
+#[allow(unused_imports)] // Not every test binary refuses.
+pub use robotid_test_support::{assert_refused, unique};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -22,13 +24,11 @@ use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_proto::transfer::v1 as pb;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
 use robotid_registry::RegistryConfig;
+use robotid_test_support::TestDb;
 use robotid_test_support::tls::TestPki;
-use robotid_test_support::{Backend, TestDb};
 use robotid_transfer::TransferConfig;
 use tokio::sync::{oneshot, watch};
 use tonic::transport::Channel;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 /// Longest any test waits for something to happen before failing.
 pub const DEADLINE: Duration = Duration::from_secs(120);
@@ -68,16 +68,6 @@ impl Running {
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
-    }
-}
-
-/// Another database of the same kind as `db`, for a second service.
-pub async fn another_db(db: &TestDb) -> TestDb {
-    match db.backend {
-        Backend::Sqlite => TestDb::sqlite(),
-        Backend::Postgres => TestDb::postgres()
-            .await
-            .expect("TEST_DATABASE_URL is set: the first database came from it"),
     }
 }
 
@@ -143,7 +133,7 @@ impl Deployment {
         // The service certificates of the test PKI name `localhost`.
         let registry_url = format!("https://localhost:{}", registry_addr.port());
 
-        let transfer_db = another_db(&db).await;
+        let transfer_db = db.same_engine().await;
         let mut config = TransferConfig::new(
             "127.0.0.1:0".parse().unwrap(),
             transfer_db.url.clone(),
@@ -159,7 +149,7 @@ impl Deployment {
         assert_eq!(transfer_app.verifying_key(), key.verifying_key());
         let transfer_addr = transfer_app.local_addr();
 
-        let issuance_db = another_db(&db).await;
+        let issuance_db = db.same_engine().await;
         let mut config = IssuanceConfig::new(
             "127.0.0.1:0".parse().unwrap(),
             issuance_db.url.clone(),
@@ -701,29 +691,4 @@ pub fn reason_of<'a>(transfer: &'a pb::Transfer, id: &RobotId) -> &'a str {
         .find(|d| d.robot_id == id.as_str())
         .unwrap_or_else(|| panic!("{id} not in the transfer"))
         .reason
-}
-
-pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Asserts the status code and the `ErrorInfo` reason.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    reason: &str,
-) -> Status {
-    let status = result.expect_err("the call should have been refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    let details = status.get_error_details();
-    let info = details.error_info().expect("ErrorInfo present");
-    assert_eq!(info.reason, reason, "{status:?}");
-    status
 }
