@@ -219,6 +219,54 @@ impl tonic::service::Interceptor for PropagateTraceContext {
     }
 }
 
+/// A registry (or other peer) client whose calls carry the caller's trace
+/// context: `FooClient::with_interceptor(channel, PropagateTraceContext)`.
+pub type TracedChannel = tonic::service::interceptor::InterceptedService<
+    tonic::transport::Channel,
+    PropagateTraceContext,
+>;
+
+/// The current span's trace context as a W3C `traceparent` value, for work
+/// that continues the trace later — a row a background task delivers — or
+/// `None` outside any sampled trace.
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut headers = http::HeaderMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(&mut headers))
+    });
+    headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Makes `span` continue the traces stored `traceparent` values name: the
+/// first becomes its parent, the others links (one delivery can carry the
+/// robots of several calls). Values that do not parse are ignored.
+pub fn continue_traces<'a>(span: &tracing::Span, traceparents: impl IntoIterator<Item = &'a str>) {
+    let mut traceparents = traceparents.into_iter();
+    let extract = |traceparent: &str| {
+        let mut headers = http::HeaderMap::new();
+        let value = http::HeaderValue::from_str(traceparent).ok()?;
+        headers.insert("traceparent", value);
+        let context = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(&headers))
+        });
+        let valid = context.span().span_context().is_valid();
+        valid.then_some(context)
+    };
+    if let Some(parent) = traceparents.by_ref().find_map(extract) {
+        let _ = span.set_parent(parent);
+    }
+    for context in traceparents.filter_map(extract) {
+        span.add_link(context.span().span_context().clone());
+    }
+}
+
 /// Records who is calling on the current RPC span.
 pub fn record_caller(caller: &crate::identity::Caller) {
     let span = tracing::Span::current();

@@ -354,6 +354,7 @@ impl IssuanceService for IssuanceApi {
             count,
             production,
             actor: caller.to_string(),
+            traceparent: rpc_telemetry::current_traceparent(),
         };
         let batch = self
             .store

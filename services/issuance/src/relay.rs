@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use robotid_domain::time::Timestamp;
+use robotid_platform::rpc_telemetry::{self, PropagateTraceContext, TracedChannel};
 use robotid_platform::server::Health;
 use robotid_platform::wire::timestamp_to_wire;
 use robotid_proto::common::v1 as common;
@@ -22,6 +23,7 @@ use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
 use tonic::transport::Channel;
+use tracing::Instrument;
 
 use crate::store::{Delivery, IssuanceStore};
 
@@ -91,7 +93,7 @@ impl RelayStatus {
 /// The relay and what it shares with the status monitor.
 pub struct Relay {
     store: IssuanceStore,
-    registry: RegistryServiceClient<Channel>,
+    registry: RegistryServiceClient<TracedChannel>,
     wake: Arc<Notify>,
     status: watch::Sender<RelayStatus>,
     health: Health,
@@ -124,7 +126,7 @@ impl Relay {
         observe(status.subscribe());
         Self {
             store,
-            registry: RegistryServiceClient::new(registry),
+            registry: RegistryServiceClient::with_interceptor(registry, PropagateTraceContext),
             wake: Arc::new(Notify::new()),
             status,
             health,
@@ -228,8 +230,18 @@ impl Relay {
             request_id: batch_request_id(&batch),
             robots: batch.iter().map(registration).collect(),
         };
+        // The delivery joins the trace of the call that issued its robots
+        // (and links the others it carries), so one trace shows an issue
+        // call and its arrival in the registry.
+        let span = tracing::info_span!("deliver to the registry", robot.count = batch.len());
+        let mut traces: Vec<&str> = batch
+            .iter()
+            .filter_map(|delivery| delivery.traceparent.as_deref())
+            .collect();
+        traces.dedup();
+        rpc_telemetry::continue_traces(&span, traces);
         let mut client = self.registry.clone();
-        let call = client.register_robots(request);
+        let call = client.register_robots(request).instrument(span);
         let answer = tokio::time::timeout(self.settings.call_timeout, call)
             .await
             .map_err(|_| DeliveryError::Timeout(self.settings.call_timeout))??

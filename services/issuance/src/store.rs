@@ -56,6 +56,8 @@ pub struct IssueDraft {
     pub count: u32,
     pub production: Production,
     pub actor: String,
+    /// The issuing call's trace context, continued by the delivery.
+    pub traceparent: Option<String>,
 }
 
 /// An issued batch, as first answered and as every retry is answered.
@@ -81,6 +83,8 @@ pub struct Delivery {
     pub manufacturer_name: String,
     pub model_name: String,
     pub production: Production,
+    /// The trace of the call that issued it (see `IssueDraft`).
+    pub traceparent: Option<String>,
 }
 
 /// How far behind the outbox is.
@@ -387,8 +391,8 @@ impl IssuanceStore {
 
         let batch: i64 = sqlx::query_scalar(
             "INSERT INTO batches (manufacturer_code, model_code, manufacturer_name, model_name, \
-             robot_count, produced_at, factory, issued_at, actor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             robot_count, produced_at, factory, issued_at, actor, traceparent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(draft.manufacturer.as_str())
         .bind(draft.model.as_str())
@@ -399,6 +403,7 @@ impl IssuanceStore {
         .bind(draft.production.factory.as_deref())
         .bind(now.as_micros())
         .bind(&draft.actor)
+        .bind(draft.traceparent.as_deref())
         .fetch_one(&mut *tx)
         .await?;
         for chunk in robots.chunks(INSERT_CHUNK) {
@@ -426,7 +431,7 @@ impl IssuanceStore {
     pub async fn pending_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, ApiError> {
         let rows = sqlx::query(
             "SELECT o.id, o.robot_id, b.issued_at, b.manufacturer_name, b.model_name, \
-             b.produced_at, b.factory \
+             b.produced_at, b.factory, b.traceparent \
              FROM outbox o JOIN batches b ON b.id = o.batch_id ORDER BY o.id LIMIT $1",
         )
         .bind(limit as i64)
@@ -447,6 +452,7 @@ impl IssuanceStore {
                             .map(Timestamp::from_micros),
                         factory: row.try_get("factory")?,
                     },
+                    traceparent: row.try_get("traceparent")?,
                 })
             })
             .collect()

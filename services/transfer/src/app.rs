@@ -11,7 +11,6 @@ use robotid_domain::code::CountryCode;
 use robotid_platform::client::lazy_channel_with;
 use robotid_platform::db::{self, Backend, Database, Migrations};
 use robotid_platform::server::GrpcServer;
-use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_proto::transfer::v1::transfer_service_server::{SERVICE_NAME, TransferServiceServer};
 use tonic::service::Routes;
 
@@ -76,10 +75,7 @@ impl App {
         // border events from that identity only.
         let channel = lazy_channel_with(&config.registry_url, tls.as_ref())
             .context("--registry-url (ROBOTID_REGISTRY_URL)")?;
-        let registry = Registry::new(
-            RegistryServiceClient::new(channel),
-            config.registry_timeout(),
-        );
+        let registry = Registry::new(channel, config.registry_timeout());
         let options = config.server.serve_options(tls);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = TransferStore::new(db.clone());

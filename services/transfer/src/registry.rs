@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use robotid_domain::code::RobotId;
+use robotid_platform::rpc_telemetry::{PropagateTraceContext, TracedChannel};
 use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -22,7 +23,7 @@ pub const ELIGIBILITY_BATCH: usize = 1_000;
 
 #[derive(Clone)]
 pub struct Registry {
-    client: RegistryServiceClient<Channel>,
+    client: RegistryServiceClient<TracedChannel>,
     timeout: Duration,
 }
 
@@ -74,8 +75,13 @@ impl RegistryError {
 }
 
 impl Registry {
-    pub fn new(client: RegistryServiceClient<Channel>, timeout: Duration) -> Self {
-        Self { client, timeout }
+    /// Calls over `channel` carry the customs call's trace context, so
+    /// that the registry's spans join its trace.
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
+        Self {
+            client: RegistryServiceClient::with_interceptor(channel, PropagateTraceContext),
+            timeout,
+        }
     }
 
     /// One call, bounded in time: a registry that hangs (bound but not
