@@ -18,6 +18,7 @@ pub mod rpc_telemetry;
 pub mod secret;
 pub mod server;
 pub mod shutdown;
+pub mod signing;
 pub mod telemetry;
 pub mod tls;
 pub mod wire;

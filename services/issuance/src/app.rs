@@ -3,15 +3,15 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use robotid_credential::{SigningKey, VerifyingKey};
+use robotid_credential::VerifyingKey;
 use robotid_domain::code::CountryCode;
 use robotid_platform::client::lazy_channel_with;
-use robotid_platform::db::{self, Backend, Database, Migrations};
+use robotid_platform::db::{Backend, Database, Migrations};
 use robotid_platform::server::GrpcServer;
+use robotid_platform::signing::load_signing_key;
 use robotid_platform::tls::TlsMaterial;
 use robotid_proto::issuance::v1::issuance_service_server::{IssuanceServiceServer, SERVICE_NAME};
 use tokio::sync::watch;
@@ -54,13 +54,12 @@ impl App {
         .await
         // Not the URL: it may hold a password.
         .with_context(|| format!("opening the issuance database ({backend:?})"))?;
-        let key = signing_key(&config, db.backend)?;
+        let key = load_signing_key(
+            config.signing_key_file.as_deref(),
+            &config.server.database_url,
+            "credential",
+        )?;
         let verifying_key = key.verifying_key();
-        tracing::info!(
-            kid = %key.kid(),
-            public_key = %hex::encode(verifying_key.to_bytes()),
-            "signing credentials"
-        );
         let tls = config.server.tls.load()?;
         let options = config.server.serve_options(tls.clone());
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
@@ -120,30 +119,4 @@ impl App {
 /// knows the caller as `robotid://service/issuance`.
 fn registry_channel(config: &IssuanceConfig, tls: Option<&TlsMaterial>) -> anyhow::Result<Channel> {
     lazy_channel_with(&config.registry_url, tls).context("--registry-url (ROBOTID_REGISTRY_URL)")
-}
-
-fn signing_key(config: &IssuanceConfig, backend: Backend) -> anyhow::Result<SigningKey> {
-    match (&config.signing_key_file, backend) {
-        (Some(path), _) => Ok(SigningKey::load(path)?),
-        (None, Backend::Sqlite) => {
-            let path = sqlite_sibling(&config.server.database_url, "signing-key.pem");
-            tracing::info!(path = %path.display(), "using the development signing key beside the database");
-            let key = SigningKey::load_or_create(&path)?;
-            // The public half beside it, for `robotid credential verify`.
-            let public = sqlite_sibling(&config.server.database_url, "signing-key.pub.pem");
-            std::fs::write(&public, key.verifying_key().to_pem())
-                .with_context(|| format!("writing {}", public.display()))?;
-            Ok(key)
-        }
-        (None, Backend::Postgres) => anyhow::bail!(
-            "--signing-key-file (ROBOTID_SIGNING_KEY_FILE) is required with PostgreSQL: \
-             every credential is signed with it"
-        ),
-    }
-}
-
-/// `sqlite://dir/issuance.db` → `dir/issuance.db.<suffix>`.
-fn sqlite_sibling(url: &str, suffix: &str) -> PathBuf {
-    let path = db::sqlite_path(url).unwrap_or(Path::new("issuance.db"));
-    PathBuf::from(format!("{}.{suffix}", path.display()))
 }

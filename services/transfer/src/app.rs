@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use robotid_credential::VerifyingKey;
-use robotid_credential::deployment::{DeploymentKeyError, deployment_signing_key};
 use robotid_domain::code::CountryCode;
 use robotid_platform::client::lazy_channel_with;
-use robotid_platform::db::{self, Backend, Database, Migrations};
+use robotid_platform::db::{Backend, Database, Migrations};
 use robotid_platform::server::GrpcServer;
+use robotid_platform::signing::load_signing_key;
 use robotid_proto::transfer::v1::transfer_service_server::{SERVICE_NAME, TransferServiceServer};
 use tonic::service::Routes;
 
@@ -46,28 +46,8 @@ impl App {
             .await
             // Not the URL: it may hold a password.
             .with_context(|| format!("opening the transfer database ({backend:?})"))?;
-        let database_file = match backend {
-            Backend::Sqlite => db::sqlite_path(url),
-            Backend::Postgres => None,
-        };
-        let key = match deployment_signing_key(config.signing_key_file.as_deref(), database_file) {
-            Ok(key) => key,
-            Err(DeploymentKeyError::NotConfigured) => anyhow::bail!(
-                "--signing-key-file (ROBOTID_SIGNING_KEY_FILE) is required with PostgreSQL: \
-                 every export clearance is signed with it"
-            ),
-            Err(error) => return Err(error.into()),
-        };
-        if let Some(path) = &key.development_file {
-            tracing::info!(path = %path.display(), "using the development signing key beside the database");
-        }
-        let key = key.key;
+        let key = load_signing_key(config.signing_key_file.as_deref(), url, "export clearance")?;
         let verifying_key = key.verifying_key();
-        tracing::info!(
-            kid = %key.kid(),
-            public_key = %hex::encode(verifying_key.to_bytes()),
-            "signing export clearances"
-        );
 
         let tls = config.server.tls.load()?;
         // The registry is called over mutual TLS with this service's own
