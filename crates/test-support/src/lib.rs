@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod catalog;
 pub mod identities;
 pub mod process;
 pub mod python;
@@ -62,20 +63,27 @@ impl TestDb {
             announce_skip();
             return None;
         };
+        Some(
+            Self::postgres_on(&server)
+                .await
+                .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL}={server}: {e}")),
+        )
+    }
+
+    /// A fresh database on the PostgreSQL server `server` names (any
+    /// database on it), dropped when this value is.
+    pub async fn postgres_on(server: &str) -> Result<Self, sqlx::Error> {
         let name = format!("robotid_test_{}", random_suffix());
-        let mut admin = PgConnection::connect(&server)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {TEST_DATABASE_URL}={server}: {e}"));
+        let mut admin = PgConnection::connect(server).await?;
         admin
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create test database");
+            .await?;
         admin.close().await.ok();
-        Some(Self {
-            url: replace_database(&server, &name),
+        Ok(Self {
+            url: replace_database(server, &name),
             backend: Backend::Postgres,
             dir: None,
-            postgres: Some((server, name)),
+            postgres: Some((server.to_owned(), name)),
         })
     }
 

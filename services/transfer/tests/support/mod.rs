@@ -25,6 +25,7 @@ use robotid_proto::transfer::v1 as pb;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
 use robotid_registry::RegistryConfig;
 use robotid_test_support::TestDb;
+use robotid_test_support::catalog;
 use robotid_test_support::tls::TestPki;
 use robotid_transfer::TransferConfig;
 use tokio::sync::{oneshot, watch};
@@ -293,13 +294,11 @@ impl Deployment {
             regulator
                 .create_manufacturer(issuance::CreateManufacturerRequest {
                     request_id: unique("manufacturer"),
-                    manufacturer: Some(issuance::Manufacturer {
-                        code: MANUFACTURER.into(),
-                        legal_name: MANUFACTURER_NAME.into(),
-                        registration_number: "91420100MA4K".into(),
-                        country_code: self.country.into(),
-                        ..Default::default()
-                    }),
+                    manufacturer: Some(catalog::manufacturer(
+                        MANUFACTURER,
+                        MANUFACTURER_NAME,
+                        self.country,
+                    )),
                 })
                 .await
                 .expect("manufacturer admitted");
@@ -308,20 +307,7 @@ impl Deployment {
             .create_product_model(issuance::CreateProductModelRequest {
                 request_id: unique("model"),
                 parent: format!("manufacturers/{MANUFACTURER}"),
-                product_model: Some(issuance::ProductModel {
-                    model_code: model.into(),
-                    display_name: model_display_name(model),
-                    category: "household".into(),
-                    specifications: Some(issuance::Specifications {
-                        height_mm: 1_650,
-                        mass_g: 55_000,
-                        degrees_of_freedom: 41,
-                        battery_capacity_wh: 864,
-                        autonomy_level: "L3".into(),
-                    }),
-                    key_components: vec!["joint actuator JA-7".into()],
-                    ..Default::default()
-                }),
+                product_model: Some(catalog::product_model(model, model_display_name(model))),
             })
             .await
             .expect("model declared");
