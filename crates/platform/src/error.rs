@@ -147,20 +147,44 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// Database errors: a lost connection or a full pool is UNAVAILABLE (the
-/// caller retries), anything else INTERNAL.
+/// Database errors: one that says the database cannot be reached right now
+/// (see [`database_unavailable`]) is UNAVAILABLE, which the caller retries;
+/// anything else INTERNAL.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(%error, "database unavailable");
-                ApiError::unavailable(
-                    "DATABASE_UNAVAILABLE",
-                    "the database is unavailable; retry later",
-                )
-            }
-            _ => ApiError::internal(&error),
+        if database_unavailable(&error) {
+            tracing::warn!(%error, "database unavailable");
+            ApiError::unavailable(
+                "DATABASE_UNAVAILABLE",
+                "the database is unavailable; retry later",
+            )
+        } else {
+            ApiError::internal(&error)
         }
+    }
+}
+
+/// Whether `error` means the database is not there right now — a lost or
+/// refused connection, a full pool, or a server that is shutting down or
+/// starting up — rather than that the query or the data is wrong.
+///
+/// A PostgreSQL server that stops or restarts tells each connected client
+/// so with an error of its own (`57P01` terminating connection due to
+/// administrator command), which arrives as a database error, not as I/O.
+pub fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01 admin shutdown, 57P02
+            // crash shutdown, 57P03 cannot connect now (starting up or in
+            // recovery); 53300 too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -182,5 +206,60 @@ mod tests {
         assert_eq!(info.metadata["field"], "robots[2].robot_id");
         let violations = &details.bad_request().unwrap().field_violations;
         assert_eq!(violations[0].field, "robots[2].robot_id");
+    }
+
+    /// A database error carrying only a SQLSTATE, as PostgreSQL sends one.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "from the server"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn code_of(error: sqlx::Error) -> Code {
+        ApiError::from(error).code()
+    }
+
+    #[test]
+    fn a_database_going_away_is_unavailable_and_a_bad_query_internal() {
+        for sqlstate in ["57P01", "57P02", "57P03", "08006", "08001", "53300"] {
+            let error = sqlx::Error::Database(Box::new(Sqlstate(sqlstate)));
+            assert_eq!(code_of(error), Code::Unavailable, "{sqlstate}");
+        }
+        assert_eq!(code_of(sqlx::Error::PoolTimedOut), Code::Unavailable);
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(code_of(sqlx::Error::Io(reset)), Code::Unavailable);
+        // A syntax error, a unique violation: the query is wrong, retrying
+        // will not help.
+        for sqlstate in ["42601", "23505"] {
+            let error = sqlx::Error::Database(Box::new(Sqlstate(sqlstate)));
+            assert_eq!(code_of(error), Code::Internal, "{sqlstate}");
+        }
+        assert_eq!(code_of(sqlx::Error::RowNotFound), Code::Internal);
     }
 }
