@@ -18,6 +18,8 @@ pub fn non_empty(value: String) -> Option<String> {
 }
 
 use robotid_domain::code::{CountryCode, RobotId};
+use robotid_domain::lifecycle::Status;
+use robotid_proto::common::v1 as common;
 
 use crate::error::ApiError;
 
@@ -32,4 +34,15 @@ pub fn robot_id(field: &str, value: &str, home: &CountryCode) -> Result<RobotId,
             .map_err(|error| ApiError::invalid_argument(field, error));
     }
     Ok(id)
+}
+
+/// A robot's lifecycle status as the contracts spell it.
+pub fn status_to_wire(status: Status) -> common::RobotStatus {
+    match status {
+        Status::Registered => common::RobotStatus::Registered,
+        Status::InMarket => common::RobotStatus::InMarket,
+        Status::InService => common::RobotStatus::InService,
+        Status::Decommissioned => common::RobotStatus::Decommissioned,
+        Status::Recycled => common::RobotStatus::Recycled,
+    }
 }

@@ -12,6 +12,7 @@ use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::RequestKey;
 use robotid_platform::identity::Caller;
 use robotid_platform::pagination::{PageLimits, decode_token, encode_token};
+use robotid_platform::wire::status_to_wire;
 use robotid_platform::wire::{robot_id, timestamp_from_wire};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_server::RegistryService;
@@ -21,7 +22,7 @@ use tonic_types::StatusExt;
 use crate::access_log::{self, LogVerdict};
 use crate::convert::{
     details_from_wire, event_kind_from_wire, event_to_wire, jurisdiction_to_wire, recall_to_wire,
-    registration_from_wire, robot_to_wire, status_to_wire,
+    registration_from_wire, robot_to_wire,
 };
 use crate::store::{RecallDraft, RegistryStore, WriteError};
 

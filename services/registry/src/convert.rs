@@ -9,6 +9,7 @@ use robotid_domain::lifecycle::{EventKind, Jurisdiction, RobotState, Status};
 use robotid_domain::robot::{ImportOrigin, Production, Recall, Registration, Robot};
 use robotid_domain::time::Timestamp;
 use robotid_platform::error::ApiError;
+use robotid_platform::wire::status_to_wire;
 use robotid_platform::wire::{non_empty, robot_id, timestamp_from_wire, timestamp_to_wire};
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as pb;
@@ -65,16 +66,6 @@ pub fn event_kind_to_wire(kind: EventKind) -> common::EventType {
         EventKind::Imported => T::Imported,
         EventKind::Decommissioned => T::Decommissioned,
         EventKind::Recycled => T::Recycled,
-    }
-}
-
-pub fn status_to_wire(status: Status) -> common::RobotStatus {
-    match status {
-        Status::Registered => common::RobotStatus::Registered,
-        Status::InMarket => common::RobotStatus::InMarket,
-        Status::InService => common::RobotStatus::InService,
-        Status::Decommissioned => common::RobotStatus::Decommissioned,
-        Status::Recycled => common::RobotStatus::Recycled,
     }
 }
 

@@ -68,16 +68,6 @@ pub fn verdict_from_wire(verdict: registry::EligibilityVerdict) -> Verdict {
     }
 }
 
-pub fn status_to_wire(status: Status) -> common::RobotStatus {
-    match status {
-        Status::Registered => common::RobotStatus::Registered,
-        Status::InMarket => common::RobotStatus::InMarket,
-        Status::InService => common::RobotStatus::InService,
-        Status::Decommissioned => common::RobotStatus::Decommissioned,
-        Status::Recycled => common::RobotStatus::Recycled,
-    }
-}
-
 fn direction_to_wire(direction: Direction) -> pb::TransferDirection {
     match direction {
         Direction::Export => pb::TransferDirection::Export,

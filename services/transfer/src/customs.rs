@@ -26,10 +26,11 @@ use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as registry;
 use tonic::Code;
 
-use crate::convert::{Verdict, status_to_wire};
+use crate::convert::Verdict;
 use crate::registry::{Registry, RegistryError};
 use crate::store::{TransferStore, Transition};
 use crate::trust::TrustList;
+use robotid_platform::wire::status_to_wire;
 
 /// The registry's reason for a robot already cleared for export.
 const EXPORT_PENDING: &str = "EXPORT_PENDING";
