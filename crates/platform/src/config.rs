@@ -69,7 +69,7 @@ pub struct LimitArgs {
     #[arg(long, env = "ROBOTID_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
-    /// Calls in progress at once; more are shed with UNAVAILABLE.
+    /// Calls in progress at once; more are shed with RESOURCE_EXHAUSTED.
     #[arg(long, env = "ROBOTID_MAX_CONCURRENT_CALLS", default_value_t = 1024)]
     pub max_concurrent_calls: usize,
 

@@ -26,7 +26,8 @@ pub struct ServeOptions {
     /// Longest a call may run (a shorter client deadline wins).
     pub request_timeout: Duration,
     /// Calls in progress at once, over all connections; more are shed at
-    /// once with UNAVAILABLE rather than queued.
+    /// once with RESOURCE_EXHAUSTED (tonic's answer for tower's load
+    /// shedding) rather than queued.
     pub max_concurrent_calls: usize,
     /// Calls per second per identity (per address for anonymous callers);
     /// more answer RESOURCE_EXHAUSTED with the time to wait.
