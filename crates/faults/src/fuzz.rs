@@ -6,7 +6,9 @@ use std::process::Command;
 use crate::report::Report;
 
 pub fn run(seconds: u64, report: &mut Report) -> anyhow::Result<()> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()?;
     let script = workspace.join("fuzz/run.sh");
     report.line(format!(
         "{} {seconds} (the parse_robot_id target, libFuzzer with AddressSanitizer)",
