@@ -31,7 +31,8 @@ pub struct Settings {
     /// must be answered within this.
     pub shed_within: Duration,
     /// Every call must be answered within this: the admitted ones wait at
-    /// most the database pool's acquire timeout (5 s) for a connection.
+    /// most the database pool's acquire timeout (5 s) for a connection,
+    /// none may run on towards the request timeout.
     pub answer_within: Duration,
     /// No service may hold more than this resident.
     pub memory_limit: u64,
