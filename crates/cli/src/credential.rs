@@ -31,9 +31,6 @@ pub struct VerifyArgs {
     public_key: PathBuf,
     #[command(flatten)]
     credential: CredentialSource,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -47,14 +44,15 @@ struct CredentialSource {
     credential_file: Option<PathBuf>,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+/// `json`: the result as JSON (the global `--json`).
+pub fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Verify(args) => verify(args),
+        Command::Verify(args) => verify(args, json),
         Command::Keygen { out } => keygen(&out),
     }
 }
 
-fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+fn verify(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
     let key = VerifyingKey::load(&args.public_key)?;
     let credential = match (
         &args.credential.credential_hex,
@@ -68,7 +66,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     match verify_id_credential(&credential, &key) {
         Ok(claims) => {
-            if args.json {
+            if json {
                 println!("{}", claims_json(&claims));
             } else {
                 print!("{}", claims_text(&claims));
@@ -76,7 +74,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            if args.json {
+            if json {
                 println!(
                     "{}",
                     serde_json::json!({ "valid": false, "error": error.to_string() })
