@@ -7,9 +7,22 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod clearance;
+mod client;
 mod credential;
+mod dev;
+mod endpoints;
+mod events;
+mod health;
+mod issue;
 mod pki;
+mod resolve;
+mod seed;
 mod time;
+mod trust;
+
+/// Where `robotid dev` keeps its files unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "robotid-dev";
 
 /// robotid: the Robot ID command line.
 #[derive(Debug, Parser)]
@@ -21,7 +34,7 @@ struct Cli {
     #[arg(
         long,
         env = "ROBOTID_DATA_DIR",
-        default_value = "robotid-dev",
+        default_value = DEFAULT_DATA_DIR,
         global = true
     )]
     data_dir: PathBuf,
@@ -34,9 +47,33 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the whole suite in this process, with a peer country's beside
+    /// it, bootstrapped for a demo.
+    Dev(dev::DevArgs),
     /// Makes the development PKI: a CA and one certificate per role and
     /// service.
     Pki(pki::PkiArgs),
+    /// Issues identity codes for robots of an approved model (manufacturer).
+    Issue(issue::IssueArgs),
+    /// Shows a robot: its public card, or with --full its whole record.
+    Resolve(resolve::ResolveArgs),
+    /// Records an event in a robot's history.
+    Record(events::RecordArgs),
+    /// Lists a robot's history, oldest first.
+    History(events::HistoryArgs),
+    /// Recomputes a robot's hash chain; exits non-zero when it is broken.
+    VerifyHistory(events::VerifyHistoryArgs),
+    /// Admits the demo manufacturer 0001 and approves its model HX0001, as
+    /// `robotid dev` does at start (for another deployment; --as regulator).
+    Seed(seed::SeedArgs),
+    /// Customs clearance: export, import, status, departure, arrival.
+    #[command(subcommand)]
+    Clearance(clearance::Command),
+    /// The trust list of foreign registries.
+    #[command(subcommand)]
+    Trust(trust::Command),
+    /// Asks a service's gRPC health; exits 0 only when it serves.
+    Health(health::HealthArgs),
     /// Signed ID credentials: verify one offline, make a signing key.
     #[command(subcommand)]
     Credential(credential::Command),
@@ -44,15 +81,39 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Pki(args) => pki::run(args, &cli.data_dir, cli.json),
-        Command::Credential(command) => credential::run(command, cli.json),
+    let globals = client::Globals {
+        data_dir: cli.data_dir,
+        json: cli.json,
     };
+    let result = runtime().and_then(|runtime| runtime.block_on(run(cli.command, &globals)));
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("robotid: {error:#}");
+            client::failure::report(&error, globals.json);
             ExitCode::FAILURE
         }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn run(command: Command, globals: &client::Globals) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Dev(args) => dev::run(args, &globals.data_dir).await,
+        Command::Issue(args) => issue::run(args, globals).await,
+        Command::Resolve(args) => resolve::run(args, globals).await,
+        Command::Record(args) => events::record(args, globals).await,
+        Command::History(args) => events::history(args, globals).await,
+        Command::VerifyHistory(args) => events::verify_history(args, globals).await,
+        Command::Seed(args) => seed::run(args, globals).await,
+        Command::Clearance(command) => clearance::run(command, globals).await,
+        Command::Trust(command) => trust::run(command, globals).await,
+        Command::Health(args) => health::run(args, globals).await,
+        Command::Credential(command) => credential::run(command, globals.json),
+        Command::Pki(args) => pki::run(args, &globals.data_dir, globals.json),
     }
 }

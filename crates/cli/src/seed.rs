@@ -1,0 +1,168 @@
+//! `robotid seed`, and what `robotid dev` does at every start: what a
+//! newcomer needs in a fresh deployment, made through the public API as the
+//! regulator would — the demo manufacturer (code 0001), one approved product
+//! model, and (dev only) the peer registry's key on the trust list. Every
+//! call has a fixed request id, so a second run is answered as the first
+//! (and what exists already is left as it is).
+
+use std::path::Path;
+
+use robotid_credential::VerifyingKey;
+use robotid_proto::issuance::v1 as issuance;
+use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
+use robotid_proto::transfer::v1 as transfer;
+use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+pub const MANUFACTURER: &str = "0001";
+pub const MANUFACTURER_NAME: &str = "Hubei Humanoid Works Co., Ltd.";
+pub const MODEL: &str = "HX0001";
+pub const MODEL_NAME: &str = "SeeLight S1";
+
+/// The trust list entry's validity: fixed, so that the bootstrap request is
+/// the same on every start (2025-01-01 to 2035-01-01).
+const TRUSTED_FROM: i64 = 1_735_689_600;
+const TRUSTED_UNTIL: i64 = 2_051_222_400;
+
+/// A channel to `url` as the regulator of the PKI in `pki`.
+pub async fn as_regulator(pki: &Path, url: &str) -> anyhow::Result<Channel> {
+    let read = |name: &str| std::fs::read(pki.join(name));
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca.crt")?))
+        .identity(Identity::from_pem(
+            read("regulator.crt")?,
+            read("regulator.key")?,
+        ));
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .tls_config(tls)?
+        .connect()
+        .await?)
+}
+
+/// A create that finds its resource made already (by a start whose request
+/// ids were forgotten, or by hand) is as good as done.
+fn done<T>(answer: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<()> {
+    match answer {
+        Ok(_) => Ok(()),
+        Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(()),
+        Err(status) => Err(status.into()),
+    }
+}
+
+/// Admits the demo manufacturer and approves its model, as the regulator
+/// on `issuance`.
+pub async fn manufacturer_and_model(issuance: Channel, country: &str) -> anyhow::Result<()> {
+    let mut regulator = IssuanceServiceClient::new(issuance);
+    done(
+        regulator
+            .create_manufacturer(issuance::CreateManufacturerRequest {
+                request_id: format!("dev-bootstrap-manufacturer-{MANUFACTURER}"),
+                manufacturer: Some(issuance::Manufacturer {
+                    code: MANUFACTURER.into(),
+                    legal_name: MANUFACTURER_NAME.into(),
+                    registration_number: "91420100MA4K".into(),
+                    country_code: country.into(),
+                    ..Default::default()
+                }),
+            })
+            .await,
+    )?;
+    let parent = format!("manufacturers/{MANUFACTURER}");
+    done(
+        regulator
+            .create_product_model(issuance::CreateProductModelRequest {
+                request_id: format!("dev-bootstrap-model-{MODEL}"),
+                parent: parent.clone(),
+                product_model: Some(issuance::ProductModel {
+                    model_code: MODEL.into(),
+                    display_name: MODEL_NAME.into(),
+                    category: "household".into(),
+                    specifications: Some(issuance::Specifications {
+                        height_mm: 1_650,
+                        mass_g: 55_000,
+                        degrees_of_freedom: 41,
+                        battery_capacity_wh: 864,
+                        autonomy_level: "L3".into(),
+                    }),
+                    key_components: vec!["joint actuator JA-7".into()],
+                    ..Default::default()
+                }),
+            })
+            .await,
+    )?;
+    // Approving an approved model is answered as the first approval.
+    regulator
+        .approve_product_model(issuance::ApproveProductModelRequest {
+            request_id: format!("dev-bootstrap-approve-{MODEL}"),
+            name: format!("{parent}/productModels/{MODEL}"),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Puts `peer_country`'s key on the trust list, as the regulator on
+/// `transfer`.
+pub async fn trust(
+    transfer: Channel,
+    peer_country: &str,
+    peer_key: &VerifyingKey,
+) -> anyhow::Result<()> {
+    let mut regulator = TransferServiceClient::new(transfer);
+    let kid = peer_key.kid().to_string();
+    done(
+        regulator
+            .add_trusted_registry(transfer::AddTrustedRegistryRequest {
+                request_id: format!("dev-bootstrap-trust-{peer_country}-{kid}"),
+                trusted_registry: Some(transfer::TrustedRegistry {
+                    country_code: peer_country.into(),
+                    key_id: kid,
+                    public_key: peer_key.to_bytes().to_vec(),
+                    not_before: Some(prost_types::Timestamp {
+                        seconds: TRUSTED_FROM,
+                        nanos: 0,
+                    }),
+                    not_after: Some(prost_types::Timestamp {
+                        seconds: TRUSTED_UNTIL,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+            })
+            .await,
+    )
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    client: crate::client::ClientArgs,
+    /// The registry's country, where the manufacturer is admitted (default:
+    /// the one `robotid dev` runs in --data-dir, else CN).
+    #[arg(long)]
+    country: Option<String>,
+}
+
+/// `robotid seed --as regulator`: the demo manufacturer and model on any
+/// deployment (the local topology, a fresh cluster).
+pub async fn run(
+    args: SeedArgs,
+    globals: &crate::client::Globals,
+) -> anyhow::Result<std::process::ExitCode> {
+    let country = match args.country {
+        Some(country) => country,
+        None => globals.home_country()?.unwrap_or_else(|| "CN".into()),
+    };
+    let channel =
+        crate::client::connect(globals, &args.client, crate::endpoints::Service::Issuance).await?;
+    manufacturer_and_model(channel, &country).await?;
+    let model = format!("manufacturers/{MANUFACTURER}/productModels/{MODEL}");
+    if globals.json {
+        crate::client::output::print_json(&serde_json::json!({
+            "manufacturer": format!("manufacturers/{MANUFACTURER}"),
+            "product_model": model,
+        }));
+    } else {
+        println!("manufacturer {MANUFACTURER} ({MANUFACTURER_NAME}) admitted, {model} approved");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

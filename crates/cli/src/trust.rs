@@ -1,0 +1,147 @@
+//! `robotid trust`: the foreign registries whose credentials and export
+//! clearances this registry recognises (regulator).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use robotid_credential::VerifyingKey;
+use robotid_proto::transfer::v1 as pb;
+use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
+
+use crate::client::output::{self, lines};
+use crate::client::{ClientArgs, Globals, RequestIdArg, connect};
+use crate::endpoints::Service;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lists the trusted keys.
+    List(ListArgs),
+    /// Trusts a foreign registry's signing key from today for --days days.
+    Add(AddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    request_id: RequestIdArg,
+    /// The foreign registry's country.
+    #[arg(long)]
+    country: String,
+    /// Its public signing key: PEM (`BEGIN PUBLIC KEY`) or 64 hex digits.
+    #[arg(long)]
+    public_key: PathBuf,
+    /// How long to trust it.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    days: u32,
+}
+
+pub async fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::List(args) => list(args, globals).await,
+        Command::Add(args) => add(args, globals).await,
+    }
+}
+
+async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let mut transfer =
+        TransferServiceClient::new(connect(globals, &args.client, Service::Transfer).await?);
+    let mut request = pb::ListTrustedRegistriesRequest {
+        page_size: 100,
+        page_token: String::new(),
+    };
+    let mut trusted = Vec::new();
+    loop {
+        let page = transfer
+            .list_trusted_registries(request.clone())
+            .await?
+            .into_inner();
+        trusted.extend(page.trusted_registries);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        request.page_token = page.next_page_token;
+    }
+    if globals.json {
+        output::print_json(&serde_json::json!({
+            "trusted_registries": trusted.iter().map(trusted_json).collect::<Vec<_>>(),
+        }));
+    } else {
+        for entry in &trusted {
+            println!(
+                "{}  key {}  {} … {}{}",
+                entry.country_code,
+                entry.key_id,
+                output::time_text(&entry.not_before),
+                output::time_text(&entry.not_after),
+                if entry.revoked { "  REVOKED" } else { "" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let key = VerifyingKey::load(&args.public_key)?;
+    let request_id = args.request_id.get()?;
+    let (now, _) = robotid_domain::time::Timestamp::now().to_parts();
+    let mut transfer =
+        TransferServiceClient::new(connect(globals, &args.client, Service::Transfer).await?);
+    let entry = transfer
+        .add_trusted_registry(pb::AddTrustedRegistryRequest {
+            request_id: request_id.clone(),
+            trusted_registry: Some(pb::TrustedRegistry {
+                country_code: args.country,
+                key_id: key.kid().to_string(),
+                public_key: key.to_bytes().to_vec(),
+                not_before: Some(prost_types::Timestamp {
+                    seconds: now,
+                    nanos: 0,
+                }),
+                not_after: Some(prost_types::Timestamp {
+                    seconds: now + i64::from(args.days) * 86_400,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner();
+    if globals.json {
+        let mut value = trusted_json(&entry);
+        value["request_id"] = request_id.into();
+        output::print_json(&value);
+    } else {
+        print!(
+            "{}",
+            lines(&[
+                ("trusted", entry.name.clone()),
+                ("country", entry.country_code.clone()),
+                ("key id", entry.key_id.clone()),
+                ("until", output::time_text(&entry.not_after)),
+            ])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trusted_json(entry: &pb::TrustedRegistry) -> serde_json::Value {
+    serde_json::json!({
+        "name": entry.name,
+        "country_code": entry.country_code,
+        "key_id": entry.key_id,
+        "public_key_hex": hex::encode(&entry.public_key),
+        "not_before": output::time(&entry.not_before),
+        "not_after": output::time(&entry.not_after),
+        "revoked": entry.revoked,
+        "revoke_time": output::time(&entry.revoke_time),
+    })
+}

@@ -1,0 +1,237 @@
+//! The README's demo, run as written: the real `robotid dev` (temporary
+//! data directory, ports the OS chooses) and the README's shell block,
+//! word for word, so that the README cannot drift from what works. The
+//! robot must end up imported in the peer country.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const ROBOTID: &str = env!("CARGO_BIN_EXE_robotid");
+/// `robotid dev` prints this when it serves (see `dev::READY`).
+const READY: &str = "robotid dev is ready";
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// The shell block that follows the demo marker in the README.
+fn readme_demo() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let marker = "<!-- demo: crates/cli/tests/demo.rs runs this block -->";
+    let after = &readme[readme.find(marker).expect("the demo marker") + marker.len()..];
+    let start = after.find("```sh\n").expect("a sh block after the marker") + "```sh\n".len();
+    let block = &after[start..];
+    block[..block.find("```").expect("the block's end")].to_owned()
+}
+
+/// A running `robotid dev`, stopped with SIGTERM.
+struct Dev {
+    child: Child,
+    banner: String,
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(ROBOTID)
+            .args(["dev", "--base-port", "0"])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("robotid dev starts");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        loop {
+            match received.recv_timeout(DEADLINE) {
+                Ok(line) => {
+                    banner.push_str(&line);
+                    banner.push('\n');
+                    if line.starts_with(READY) {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let output = child.wait_with_output().unwrap();
+                    panic!(
+                        "robotid dev did not get ready:\n{banner}\n{}",
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                }
+            }
+        }
+        // Keep draining stdout so that the process never blocks on it.
+        std::thread::spawn(move || while received.recv().is_ok() {});
+        Self { child, banner }
+    }
+
+    /// SIGTERM, as Kubernetes or Ctrl-C would stop it; it must exit 0.
+    fn stop(mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "robotid dev exited {status}");
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn robotid(dir: &Path, args: &[&str]) -> Output {
+    Command::new(ROBOTID)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("robotid runs")
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let output = robotid(dir, &all);
+    assert!(
+        output.status.success(),
+        "robotid {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let dev = Dev::start(dir);
+    assert!(dev.banner.contains("made now"), "{}", dev.banner);
+
+    // The README's block, in a shell that stops at the first failure.
+    let bin_dir = Path::new(ROBOTID).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let demo = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &readme_demo()])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove("ROBOTID_DATA_DIR")
+        .output()
+        .expect("bash runs");
+    assert!(
+        demo.status.success(),
+        "the README demo failed:\n{}\n{}",
+        String::from_utf8_lossy(&demo.stdout),
+        String::from_utf8_lossy(&demo.stderr)
+    );
+
+    // Germany holds an arrived import: its robot is there now.
+    let de = ["--data-dir", "robotid-dev/de"];
+    let transfers = json(
+        dir,
+        &[&de[..], &["clearance", "list", "--as", "regulator"]].concat(),
+    );
+    let import = transfers["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["direction"] == "IMPORT")
+        .expect("an import in Germany");
+    assert_eq!(import["state"], "ARRIVED", "{import}");
+    let robot = import["decisions"][0]["robot_id"].as_str().unwrap();
+    let there = json(
+        dir,
+        &[&de[..], &["resolve", robot, "--full", "--as", "regulator"]].concat(),
+    );
+    assert_eq!(there["origin_country"], "CN");
+    assert_eq!(there["jurisdiction"], "DOMESTIC");
+    assert_eq!(there["status"], "IN_SERVICE", "sold before it left");
+    let history = json(
+        dir,
+        &[&de[..], &["history", robot, "--as", "regulator"]].concat(),
+    );
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["IMPORTED"]);
+
+    // China: the robot is abroad, its history whole.
+    let home = json(dir, &["resolve", robot, "--full", "--as", "regulator"]);
+    assert_eq!(home["jurisdiction"], "ABROAD");
+    let history = json(dir, &["history", robot, "--as", "regulator"]);
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ISSUED",
+            "RELEASED_TO_MARKET",
+            "SOLD",
+            "EXPORT_CLEARED",
+            "EXPORTED"
+        ]
+    );
+    let verified = json(dir, &["verify-history", robot, "--as", "regulator"]);
+    assert_eq!(verified["intact"], true);
+
+    // A refusal names its code and reason on stderr, and exits non-zero:
+    // a robot abroad cannot be sold here.
+    let sale = [
+        "record",
+        robot,
+        "sold",
+        "--as",
+        "seller",
+        "--holder-org",
+        "DE-HRB-1",
+    ];
+    let refused = robotid(dir, &sale);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("FAILED_PRECONDITION ("), "{stderr}");
+    let refused = robotid(dir, &[&sale[..], &["--json"]].concat());
+    let error: serde_json::Value = serde_json::from_slice(&refused.stderr).expect("JSON error");
+    assert_eq!(error["error"]["code"], "FAILED_PRECONDITION");
+    assert!(error["error"]["reason"].is_string(), "{error}");
+    // A mistyped code is refused before any lookup.
+    let mistyped = robotid(dir, &["resolve", "CN-0001-HX0001-XXXX"]);
+    assert!(!mistyped.status.success());
+    assert!(
+        String::from_utf8_lossy(&mistyped.stderr).contains("INVALID_ARGUMENT"),
+        "{}",
+        String::from_utf8_lossy(&mistyped.stderr)
+    );
+    dev.stop();
+
+    // A second start reuses everything: the PKI, the keys, the robot.
+    let again = Dev::start(dir);
+    assert!(again.banner.contains("reused"), "{}", again.banner);
+    let still = json(
+        dir,
+        &[&de[..], &["resolve", robot, "--full", "--as", "regulator"]].concat(),
+    );
+    assert_eq!(still["origin_country"], "CN");
+    again.stop();
+}
