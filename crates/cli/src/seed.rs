@@ -5,14 +5,12 @@
 //! call has a fixed request id, so a second run is answered as the first
 //! (and what exists already is left as it is).
 
-use std::path::Path;
-
 use robotid_credential::VerifyingKey;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_proto::transfer::v1 as transfer;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Channel;
 
 pub const MANUFACTURER: &str = "0001";
 pub const MANUFACTURER_NAME: &str = "Hubei Humanoid Works Co., Ltd.";
@@ -23,21 +21,6 @@ pub const MODEL_NAME: &str = "SeeLight S1";
 /// the same on every start (2025-01-01 to 2035-01-01).
 const TRUSTED_FROM: i64 = 1_735_689_600;
 const TRUSTED_UNTIL: i64 = 2_051_222_400;
-
-/// A channel to `url` as the regulator of the PKI in `pki`.
-pub async fn as_regulator(pki: &Path, url: &str) -> anyhow::Result<Channel> {
-    let read = |name: &str| std::fs::read(pki.join(name));
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(read("ca.crt")?))
-        .identity(Identity::from_pem(
-            read("regulator.crt")?,
-            read("regulator.key")?,
-        ));
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .tls_config(tls)?
-        .connect()
-        .await?)
-}
 
 /// A create that finds its resource made already (by a start whose request
 /// ids were forgotten, or by hand) is as good as done.

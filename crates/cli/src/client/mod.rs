@@ -39,6 +39,17 @@ pub struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// The default server, as `role` (what `--as ROLE` gives).
+    pub fn as_role(role: &str) -> Self {
+        Self {
+            server: None,
+            identity: Some(role.to_owned()),
+            cert: None,
+            key: None,
+            ca: None,
+        }
+    }
+
     /// The default server of another service, called anonymously with the
     /// same CA (e.g. `issue` asking the registry whether robots arrived).
     pub fn anonymous_default(&self) -> Self {

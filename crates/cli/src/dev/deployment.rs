@@ -16,7 +16,9 @@ use robotid_transfer::TransferConfig;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::endpoints::Endpoints;
+use crate::client::{ClientArgs, Globals, connect};
+use crate::endpoints::{Endpoints, Service};
+use tonic::transport::Channel;
 
 /// Where one deployment keeps its files.
 #[derive(Debug, Clone)]
@@ -181,6 +183,16 @@ impl Deployment {
             pki_created: pki.created,
             tasks,
         })
+    }
+
+    /// A channel to one of its services as its regulator, as `robotid
+    /// --data-dir DIR ... --as regulator` would call it.
+    pub async fn regulator(&self, service: Service) -> anyhow::Result<Channel> {
+        let globals = Globals {
+            data_dir: self.layout.dir.clone(),
+            json: false,
+        };
+        connect(&globals, &ClientArgs::as_role("regulator"), service).await
     }
 
     /// Waits until every service returned (after the stop signal).

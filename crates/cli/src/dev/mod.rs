@@ -15,6 +15,7 @@ use clap::Args;
 use robotid_platform::telemetry::{self, LogFormat, LogSettings};
 use tokio::sync::watch;
 
+use crate::endpoints::Service;
 use crate::seed as bootstrap;
 use deployment::{Deployment, Ports};
 
@@ -76,9 +77,7 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
 
     let bootstrapped = async {
         for deployment in [&home_deployment, &peer_deployment] {
-            let issuance =
-                bootstrap::as_regulator(&deployment.layout.pki(), &deployment.endpoints.issuance)
-                    .await?;
+            let issuance = deployment.regulator(Service::Issuance).await?;
             bootstrap::manufacturer_and_model(issuance, &deployment.country)
                 .await
                 .with_context(|| format!("bootstrapping {}", deployment.country))?;
@@ -87,9 +86,7 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             (&home_deployment, &peer_deployment),
             (&peer_deployment, &home_deployment),
         ] {
-            let transfer =
-                bootstrap::as_regulator(&deployment.layout.pki(), &deployment.endpoints.transfer)
-                    .await?;
+            let transfer = deployment.regulator(Service::Transfer).await?;
             bootstrap::trust(transfer, &other.country, &other.signing_key)
                 .await
                 .with_context(|| {
