@@ -346,7 +346,6 @@ impl IssuanceService for IssuanceApi {
                 ))
             })?;
         let production = production_from_wire(production).map_err(status)?;
-        rpc_telemetry::record_caller(&caller);
         rpc_telemetry::record_robot_count(count as usize);
         let draft = IssueDraft {
             manufacturer,
