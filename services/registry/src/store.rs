@@ -19,6 +19,8 @@ use robotid_platform::db::Database;
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::{self, Claim, RequestKey};
 
+use std::collections::HashMap;
+
 use crate::access_log;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -86,6 +88,8 @@ const SELECT_ROBOT: &str = concat!(
     robot_columns!(),
     " FROM robots WHERE robot_id = $1"
 );
+const SELECT_ROBOTS: &str = concat!("SELECT ", robot_columns!(), " FROM robots");
+const SELECT_EVENTS: &str = concat!("SELECT ", event_columns!(), " FROM events");
 const SELECT_EVENTS_AFTER: &str = concat!(
     "SELECT ",
     event_columns!(),
@@ -100,6 +104,10 @@ const SELECT_EVENT: &str = concat!(
 /// Rows per multi-row INSERT: 500 × 19 columns stays under SQLite's 32,766
 /// bound parameters.
 const INSERT_CHUNK: usize = 500;
+
+/// Robots whose histories one query reads when verifying many: bounds the
+/// rows held at once (a robot has tens of events, not thousands).
+const VERIFY_CHUNK: usize = 100;
 
 impl RegistryStore {
     pub fn new(db: Database) -> Self {
@@ -178,19 +186,8 @@ impl RegistryStore {
         let mut robots = Vec::with_capacity(robot_ids.len());
         let mut connection = self.db.pool.acquire().await?;
         for chunk in robot_ids.chunks(INSERT_CHUNK) {
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    robot_columns!(),
-                    " FROM robots WHERE robot_id IN ({})"
-                ),
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for robot_id in chunk {
-                query = query.bind(robot_id.as_str());
-            }
-            for row in query.fetch_all(&mut *connection).await? {
+            let ids: Vec<&str> = chunk.iter().map(RobotId::as_str).collect();
+            for row in fetch_by_robot_ids(&mut connection, SELECT_ROBOTS, "", &ids).await? {
                 robots.push(robot_from_row(&row)?);
             }
         }
@@ -248,13 +245,7 @@ impl RegistryStore {
             }
             return Ok(events);
         }
-        let mut events = Vec::with_capacity(drafts.len());
-        for (robot_id, draft) in drafts {
-            match append_event(&mut tx, &robot_id, draft, now).await {
-                Ok(event) => events.push(event),
-                Err(error) => return Err((Some(robot_id), error)),
-            }
-        }
+        let events = append_events(&mut tx, drafts, now).await?;
         let sequences: Vec<String> = events.iter().map(|e| e.sequence.to_string()).collect();
         idempotency::complete(&mut tx, key, &sequences.join(","))
             .await
@@ -370,12 +361,25 @@ impl RegistryStore {
         Ok(Some(verify_chain(&mut connection, &robot).await?))
     }
 
-    /// Verdicts for several robots at once, for eligibility checks.
+    /// Verdicts for several robots at once, for eligibility checks: the
+    /// events of [`VERIFY_CHUNK`] robots in one query, not one query per
+    /// robot (a 1,000-robot shipment took 1,000 round trips).
     pub async fn verify_many(&self, robots: &[Robot]) -> Result<Vec<ChainVerdict>, ApiError> {
         let mut connection = self.db.pool.acquire().await?;
         let mut verdicts = Vec::with_capacity(robots.len());
-        for robot in robots {
-            verdicts.push(verify_chain(&mut connection, robot).await?);
+        for chunk in robots.chunks(VERIFY_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|robot| robot.robot_id.as_str()).collect();
+            let order = " ORDER BY robot_id, sequence";
+            let rows = fetch_by_robot_ids(&mut connection, SELECT_EVENTS, order, &ids).await?;
+            let mut chains: HashMap<String, Chain> = HashMap::with_capacity(chunk.len());
+            for row in &rows {
+                let robot_id: String = row.try_get("robot_id")?;
+                chains.entry(robot_id).or_default().push(row);
+            }
+            for robot in chunk {
+                let chain = chains.remove(robot.robot_id.as_str()).unwrap_or_default();
+                verdicts.push(chain.finish(robot));
+            }
         }
         Ok(verdicts)
     }
@@ -404,26 +408,153 @@ async fn append_event(
         .ok_or_else(|| WriteError::RobotNotFound(robot_id.clone()))?;
     let (next, event) = robot.record(draft, now)?;
     insert_events(tx, std::slice::from_ref(&event)).await?;
-    let (holder_kind, holder) = holder_columns(next.holder.as_ref());
-    sqlx::query(
-        "UPDATE robots SET status = $1, recalled = $2, stolen = $3, jurisdiction = $4, \
-         holder_kind = $5, holder = $6, open_recall = $7, event_count = $8, head_hash = $9, \
-         updated_at = $10 WHERE robot_id = $11",
-    )
-    .bind(next.state.status.as_str())
-    .bind(i64::from(next.state.holds.recalled))
-    .bind(i64::from(next.state.holds.stolen))
-    .bind(next.state.jurisdiction.as_str())
-    .bind(holder_kind)
-    .bind(holder)
-    .bind(next.open_recall.as_deref())
-    .bind(next.event_count as i64)
-    .bind(&next.head_hash.0[..])
-    .bind(next.updated_at.as_micros())
-    .bind(robot_id.as_str())
-    .execute(&mut *tx)
-    .await?;
+    update_robots(tx, &[&next]).await?;
     Ok(event)
+}
+
+/// Appends `drafts` in order inside the caller's transaction, with a few
+/// statements for the whole batch instead of four per event: lock every
+/// robot, read them, check and seal each event in memory (a robot may
+/// appear more than once), insert the events, write back each robot.
+/// An error names the robot whose event was refused or not found.
+async fn append_events(
+    tx: &mut AnyConnection,
+    drafts: Vec<(RobotId, EventDraft)>,
+    now: Timestamp,
+) -> Result<Vec<Event>, (Option<RobotId>, WriteError)> {
+    let mut ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    // A write before the read, as in `append_event`: the row locks
+    // (PostgreSQL) are taken before the robots are read, in key order.
+    let mut current: HashMap<RobotId, Robot> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(RobotId::as_str).collect();
+        let lock = format!(
+            "UPDATE robots SET updated_at = updated_at WHERE robot_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(lock));
+        for id in &chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *tx).await.map_err(unattributed)?;
+        let rows = fetch_by_robot_ids(tx, SELECT_ROBOTS, "", &chunk)
+            .await
+            .map_err(unattributed)?;
+        for row in rows {
+            let robot = robot_from_row(&row).map_err(unattributed)?;
+            current.insert(robot.robot_id.clone(), robot);
+        }
+    }
+    let mut events = Vec::with_capacity(drafts.len());
+    for (robot_id, draft) in drafts {
+        let Some(robot) = current.get_mut(&robot_id) else {
+            return Err((Some(robot_id.clone()), WriteError::RobotNotFound(robot_id)));
+        };
+        match robot.record(draft, now) {
+            Ok((next, event)) => {
+                *robot = next;
+                events.push(event);
+            }
+            Err(refusal) => return Err((Some(robot_id), refusal.into())),
+        }
+    }
+    for chunk in events.chunks(INSERT_CHUNK) {
+        insert_events(tx, chunk).await.map_err(unattributed)?;
+    }
+    let changed: Vec<&Robot> = ids.iter().filter_map(|id| current.get(id)).collect();
+    for chunk in changed.chunks(INSERT_CHUNK) {
+        update_robots(tx, chunk).await.map_err(unattributed)?;
+    }
+    Ok(events)
+}
+
+/// Writes back the state of several robots in one statement:
+/// `UPDATE … FROM (VALUES …)`, which both engines have (SQLite since 3.33).
+async fn update_robots(tx: &mut AnyConnection, robots: &[&Robot]) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 11;
+    let rows: Vec<String> = (0..robots.len())
+        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect();
+    // VALUES columns are named column1, column2, … in both engines.
+    let sql = format!(
+        "UPDATE robots SET status = v.column2, recalled = v.column3, stolen = v.column4, \
+         jurisdiction = v.column5, holder_kind = v.column6, holder = v.column7, \
+         open_recall = v.column8, event_count = v.column9, head_hash = v.column10, \
+         updated_at = v.column11 FROM (VALUES {}) AS v WHERE robots.robot_id = v.column1",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for robot in robots {
+        let (holder_kind, holder) = holder_columns(robot.holder.as_ref());
+        query = query
+            .bind(robot.robot_id.as_str())
+            .bind(robot.state.status.as_str())
+            .bind(i64::from(robot.state.holds.recalled))
+            .bind(i64::from(robot.state.holds.stolen))
+            .bind(robot.state.jurisdiction.as_str())
+            .bind(holder_kind)
+            .bind(holder)
+            .bind(robot.open_recall.as_deref())
+            .bind(robot.event_count as i64)
+            .bind(&robot.head_hash.0[..])
+            .bind(robot.updated_at.as_micros());
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// The rows of `select` (`SELECT … FROM table`) whose `robot_id` is one of
+/// `ids` (a chunk: one bound parameter each), then `rest` (`ORDER BY …`).
+async fn fetch_by_robot_ids(
+    connection: &mut AnyConnection,
+    select: &str,
+    rest: &str,
+    ids: &[&str],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let sql = format!(
+        "{select} WHERE robot_id IN ({}){rest}",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(connection).await
+}
+
+/// One robot's stored events as [`RegistryStore::verify_many`] reads them.
+#[derive(Default)]
+struct Chain {
+    verifier: ChainVerifier,
+    /// A row edited into something unreadable is a break too.
+    unreadable: Option<ChainVerdict>,
+}
+
+impl Chain {
+    fn push(&mut self, row: &AnyRow) {
+        if self.unreadable.is_some() {
+            return;
+        }
+        match event_from_row(row) {
+            Ok(event) => self.verifier.push(&event),
+            Err(_) => {
+                let sequence: i64 = row.try_get("sequence").unwrap_or_default();
+                self.unreadable = Some(ChainVerdict::Broken {
+                    sequence: sequence as u64,
+                    problem: format!("event {sequence} cannot be read back"),
+                });
+            }
+        }
+    }
+
+    fn finish(self, robot: &Robot) -> ChainVerdict {
+        match self.unreadable {
+            Some(verdict) => verdict,
+            None => self.verifier.finish(robot.head_hash, robot.event_count),
+        }
+    }
 }
 
 async fn verify_chain(

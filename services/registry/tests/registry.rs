@@ -1055,6 +1055,46 @@ async fn a_batch_of_events_is_recorded_whole_or_not_at_all(db: TestDb) {
         ]
     );
 
+    for id in [&ids[0], &ids[2]] {
+        assert!(registry.verify(id).await.intact, "{id} after the batch");
+    }
+
+    // Two events of one robot in one batch chain one after the other.
+    let mut there_and_back = batch(&[&ids[0], &ids[0]], &unique("batch"));
+    there_and_back.events[0].r#type = EventType::Exported.into();
+    there_and_back.events[1].r#type = EventType::Imported.into();
+    let recorded = transfer
+        .record_events(there_and_back)
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(
+        recorded.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [4, 5]
+    );
+    assert_eq!(recorded[1].previous_hash, recorded[0].hash);
+    let full = registry.full(&ids[0]).await;
+    assert_eq!(
+        (full.event_count, full.jurisdiction()),
+        (5, Jurisdiction::Domestic)
+    );
+    assert!(registry.verify(&ids[0]).await.intact);
+
+    // A robot the registry does not know fails the batch by name.
+    let unknown = robot(99);
+    let status = transfer
+        .record_events(batch(&[&unknown, &ids[2]], &unique("batch")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(status.message().contains(unknown.as_str()), "{status:?}");
+    assert_eq!(
+        registry.full(&ids[2]).await.event_count,
+        3,
+        "nothing recorded"
+    );
+
     // Border events are the transfer service's alone.
     assert_eq!(
         registry
