@@ -88,6 +88,10 @@ const SELECT_ROBOT: &str = concat!(
     robot_columns!(),
     " FROM robots WHERE robot_id = $1"
 );
+const LOCK_ROBOT: &str = concat!(
+    "UPDATE robots SET updated_at = updated_at WHERE robot_id = $1 RETURNING ",
+    robot_columns!()
+);
 const SELECT_ROBOTS: &str = concat!("SELECT ", robot_columns!(), " FROM robots");
 const SELECT_EVENTS: &str = concat!("SELECT ", event_columns!(), " FROM events");
 const SELECT_EVENTS_AFTER: &str = concat!(
@@ -393,19 +397,15 @@ async fn append_event(
     draft: EventDraft,
     now: Timestamp,
 ) -> Result<Event, WriteError> {
-    // A write before the read: takes the row lock (PostgreSQL) or the write
-    // lock (SQLite) so that no other event is appended in between.
-    let locked = sqlx::query("UPDATE robots SET updated_at = updated_at WHERE robot_id = $1")
+    // A write that reads: the no-op update takes the row lock (PostgreSQL)
+    // or the write lock (SQLite), so that no other event is appended in
+    // between, and returns the robot as locked, in one round trip.
+    let row = sqlx::query(LOCK_ROBOT)
         .bind(robot_id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if locked == 0 {
-        return Err(WriteError::RobotNotFound(robot_id.clone()));
-    }
-    let robot = load_robot(tx, robot_id)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| WriteError::RobotNotFound(robot_id.clone()))?;
+    let robot = robot_from_row(&row)?;
     let (next, event) = robot.record(draft, now)?;
     insert_events(tx, std::slice::from_ref(&event)).await?;
     update_robots(tx, &[&next]).await?;
@@ -425,24 +425,22 @@ async fn append_events(
     let mut ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
     ids.sort();
     ids.dedup();
-    // A write before the read, as in `append_event`: the row locks
-    // (PostgreSQL) are taken before the robots are read, in key order.
+    // A write that reads, as in `append_event`: the row locks (PostgreSQL)
+    // are taken as the robots are read.
     let mut current: HashMap<RobotId, Robot> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(INSERT_CHUNK) {
-        let chunk: Vec<&str> = chunk.iter().map(RobotId::as_str).collect();
         let lock = format!(
-            "UPDATE robots SET updated_at = updated_at WHERE robot_id IN ({})",
+            concat!(
+                "UPDATE robots SET updated_at = updated_at WHERE robot_id IN ({}) RETURNING ",
+                robot_columns!()
+            ),
             placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(lock));
-        for id in &chunk {
-            query = query.bind(*id);
+        for id in chunk {
+            query = query.bind(id.as_str());
         }
-        query.execute(&mut *tx).await.map_err(unattributed)?;
-        let rows = fetch_by_robot_ids(tx, SELECT_ROBOTS, "", &chunk)
-            .await
-            .map_err(unattributed)?;
-        for row in rows {
+        for row in query.fetch_all(&mut *tx).await.map_err(unattributed)? {
             let robot = robot_from_row(&row).map_err(unattributed)?;
             current.insert(robot.robot_id.clone(), robot);
         }
