@@ -24,6 +24,17 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    fn empty() -> Self {
+        Self {
+            calls: 0,
+            units: 0,
+            errors: 0,
+            first_error: None,
+            elapsed: Duration::ZERO,
+            latency: histogram(),
+        }
+    }
+
     /// Units a second.
     pub fn rate(&self) -> f64 {
         self.units as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -113,14 +124,7 @@ where
             (latency, calls, units, errors, first_error, Instant::now())
         });
     }
-    let mut total = Measurement {
-        calls: 0,
-        units: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-        latency: histogram(),
-    };
+    let mut total = Measurement::empty();
     let mut last_done = started;
     while let Some(done) = tasks.join_next().await {
         let (latency, calls, units, errors, first_error, finished) =
@@ -140,6 +144,54 @@ where
     // Until the last call answered: calls still in flight at the deadline
     // count, and so does the time they took.
     total.elapsed = last_done - started;
+    total
+}
+
+/// Starts `call(index)` at a fixed `rate` a second for `duration`, whether
+/// or not earlier calls answered (an open loop), and measures each call
+/// from when it was due, so that a stall counts against every call it
+/// delayed. Unlike [`run`], where latency is the concurrency over the
+/// throughput by construction, this shows the latency a caller sees below
+/// saturation.
+pub async fn run_paced<F, Fut>(rate: f64, duration: Duration, call: F) -> Measurement
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Result<u64, String>> + Send + 'static,
+{
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut total = Measurement::empty();
+    let account =
+        |total: &mut Measurement, (took, result): (Duration, Result<u64, String>)| match result {
+            Ok(units) => {
+                total.latency.saturating_record(took.as_micros() as u64);
+                total.calls += 1;
+                total.units += units;
+            }
+            Err(error) => {
+                total.errors += 1;
+                total.first_error.get_or_insert(error);
+            }
+        };
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    let mut index = 0;
+    while started.elapsed() < duration {
+        let due = ticker.tick().await;
+        let answered = call(index);
+        index += 1;
+        calls.spawn(async move {
+            let result = answered.await;
+            (due.elapsed(), result)
+        });
+        while let Some(done) = calls.try_join_next() {
+            account(&mut total, done.expect("a paced call panicked"));
+        }
+    }
+    while let Some(done) = calls.join_next().await {
+        account(&mut total, done.expect("a paced call panicked"));
+    }
+    total.elapsed = started.elapsed();
     total
 }
 
@@ -183,6 +235,19 @@ mod tests {
         assert!(measured.calls >= 2, "{measured:?}");
         assert!(measured.elapsed >= Duration::from_millis(50));
         assert!(measured.elapsed < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn paces_calls_and_measures_from_when_they_were_due() {
+        let measured = run_paced(200.0, Duration::from_millis(200), |_| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(1)
+        })
+        .await;
+        // 40 due in 200 ms; the slow answers do not hold the next ones back.
+        assert!((35..=45).contains(&measured.calls), "{measured:?}");
+        assert!(measured.latency.min() >= 20_000, "{measured:?}");
+        assert!(measured.elapsed < Duration::from_secs(2));
     }
 
     #[test]

@@ -77,23 +77,45 @@ pub async fn resolve(
     streams: usize,
     until: Until,
 ) -> Measurement {
+    let call = get_robot(channels, robots);
+    load::run(streams, until, move |_, index| call(index)).await
+}
+
+/// As [`resolve`], at a fixed rate (see [`load::run_paced`]).
+pub async fn resolve_paced(
+    channels: &[Channel],
+    robots: Arc<Vec<RobotId>>,
+    rate: f64,
+    duration: Duration,
+) -> Measurement {
+    load::run_paced(rate, duration, get_robot(channels, robots)).await
+}
+
+/// The `index`-th lookup: a robot spread over `robots`, on the next
+/// channel in turn.
+fn get_robot(
+    channels: &[Channel],
+    robots: Arc<Vec<RobotId>>,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send>>
++ Send
++ Sync
++ 'static {
     let clients = registry_clients(channels);
-    load::run(streams, until, move |worker, index| {
-        let mut client = clients[worker % clients.len()].clone();
+    move |index| {
+        let mut client = clients[index as usize % clients.len()].clone();
         let robot = &robots[(spread(index) % robots.len() as u64) as usize];
         let request = registry::GetRobotRequest {
             robot_id: robot.as_str().to_owned(),
             view: registry::RobotView::Public.into(),
         };
-        async move {
+        Box::pin(async move {
             let robot = client.get_robot(request).await.map_err(error)?.into_inner();
             if robot.robot_id.is_empty() {
                 return Err("an empty robot came back".into());
             }
             Ok(1)
-        }
-    })
-    .await
+        })
+    }
 }
 
 /// `RecordEvent` MAINTENANCE_PERFORMED, each call on the next robot of
