@@ -27,31 +27,34 @@ async fn an_export_clearance_and_its_registry_calls_are_one_trace() {
         .into_inner();
     assert_eq!(cleared.state(), pb::TransferState::Cleared);
 
+    // Server spans end once the answer is sent, a moment after the
+    // caller has it: wait for all three.
+    let clearance_rpc = "robotid.transfer.v1.TransferService/RequestClearance";
     let eligibility = "robotid.registry.v1.RegistryService/CheckEligibility";
     let border_events = "robotid.registry.v1.RegistryService/RecordEvents";
     let spans = spans_until(&telemetry, &exporter, |spans| {
         let names = names_in_trace(spans, trace);
-        names.iter().any(|n| n == eligibility) && names.iter().any(|n| n == border_events)
-    });
-    let names = names_in_trace(&spans, trace);
-    assert!(
-        names
+        [clearance_rpc, eligibility, border_events]
             .iter()
-            .any(|n| n == "robotid.transfer.v1.TransferService/RequestClearance"),
-        "{names:?}"
-    );
+            .all(|wanted| names.iter().any(|n| n == wanted))
+    });
+    // The registry's spans are children of the customs call's span: the
+    // context travelled on the gRPC metadata.
     let clearance = spans
         .iter()
-        .find(|s| s.name == "robotid.transfer.v1.TransferService/RequestClearance")
+        .find(|s| s.span_context.trace_id() == trace && s.name == clearance_rpc)
         .unwrap();
-    let registry_span = spans
-        .iter()
-        .find(|s| s.span_context.trace_id() == trace && s.name == eligibility)
-        .unwrap();
-    assert_eq!(
-        clearance.span_context.trace_id(),
-        registry_span.span_context.trace_id()
-    );
+    for registry_rpc in [eligibility, border_events] {
+        let span = spans
+            .iter()
+            .find(|s| s.span_context.trace_id() == trace && s.name == registry_rpc)
+            .unwrap();
+        assert_eq!(
+            span.parent_span_id,
+            clearance.span_context.span_id(),
+            "{registry_rpc} is a child of the clearance"
+        );
+    }
     cn.stop().await;
     telemetry.shutdown();
 }
