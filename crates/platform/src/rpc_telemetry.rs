@@ -219,8 +219,9 @@ impl tonic::service::Interceptor for PropagateTraceContext {
     }
 }
 
-/// A registry (or other peer) client whose calls carry the caller's trace
-/// context: `FooClient::with_interceptor(channel, PropagateTraceContext)`.
+/// The channel type of a client whose calls carry the current trace
+/// context, as `FooClient::with_interceptor(channel, PropagateTraceContext)`
+/// makes it.
 pub type TracedChannel = tonic::service::interceptor::InterceptedService<
     tonic::transport::Channel,
     PropagateTraceContext,
