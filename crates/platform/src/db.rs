@@ -132,6 +132,24 @@ fn observe_pool(pool: &AnyPool) {
         .build();
 }
 
+/// `$first, $first+1, …` for `count` bound parameters: the list of a
+/// multi-row statement built per call (`IN (…)`, `VALUES (…)`).
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $columns), ($columns+1, …), …` for `count` rows of a
+/// multi-row `VALUES`.
+pub fn value_rows(count: usize, columns: usize) -> String {
+    (0..count)
+        .map(|i| format!("({})", placeholders(i * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The file a `sqlite:` URL names; `None` for other URLs and in-memory
 /// databases.
 pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {

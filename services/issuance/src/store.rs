@@ -15,7 +15,7 @@ use robotid_domain::catalog::{Approval, Manufacturer, ProductModel, Specificatio
 use robotid_domain::code::{ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
-use robotid_platform::db::Database;
+use robotid_platform::db::{Database, placeholders, value_rows};
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::{self, Claim, RequestKey};
 use sqlx::any::AnyRow;
@@ -498,7 +498,7 @@ async fn insert_issued(
     const COLUMNS: usize = 4;
     let sql = format!(
         "INSERT INTO issued_robots (robot_id, batch_id, sequence, credential) VALUES {}",
-        rows(robots.len(), COLUMNS)
+        value_rows(robots.len(), COLUMNS)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for robot in robots {
@@ -521,7 +521,7 @@ async fn insert_outbox(
     const COLUMNS: usize = 3;
     let sql = format!(
         "INSERT INTO outbox (robot_id, batch_id, created_at) VALUES {}",
-        rows(robots.len(), COLUMNS)
+        value_rows(robots.len(), COLUMNS)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for robot in robots {
@@ -634,22 +634,6 @@ fn model_from_row(row: &AnyRow) -> Result<ProductModel, ApiError> {
             .try_get::<Option<i64>, _>("approved_at")?
             .map(Timestamp::from_micros),
     })
-}
-
-/// `($1, …, $columns), ($columns+1, …), …` for `count` rows.
-fn rows(count: usize, columns: usize) -> String {
-    (0..count)
-        .map(|i| format!("({})", placeholders(i * columns + 1, columns)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use robotid_domain::holder::Holder;
 use robotid_domain::lifecycle::{EventKind, Holds, Jurisdiction, Refusal, RobotState, Status};
 use robotid_domain::robot::{Production, Recall, Registration, Robot};
 use robotid_domain::time::Timestamp;
-use robotid_platform::db::Database;
+use robotid_platform::db::{Database, placeholders, value_rows};
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::{self, Claim, RequestKey};
 
@@ -472,16 +472,14 @@ async fn append_events(
 /// `UPDATE … FROM (VALUES …)`, which both engines have (SQLite since 3.33).
 async fn update_robots(tx: &mut AnyConnection, robots: &[&Robot]) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 11;
-    let rows: Vec<String> = (0..robots.len())
-        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect();
+    let rows = value_rows(robots.len(), COLUMNS);
     // VALUES columns are named column1, column2, … in both engines.
     let sql = format!(
         "UPDATE robots SET status = v.column2, recalled = v.column3, stolen = v.column4, \
          jurisdiction = v.column5, holder_kind = v.column6, holder = v.column7, \
          open_recall = v.column8, event_count = v.column9, head_hash = v.column10, \
          updated_at = v.column11 FROM (VALUES {}) AS v WHERE robots.robot_id = v.column1",
-        rows.join(", ")
+        rows
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for robot in robots {
@@ -595,16 +593,14 @@ async fn insert_robots(
     created: &[(Robot, Event)],
 ) -> Result<Vec<RobotId>, sqlx::Error> {
     const COLUMNS: usize = 19;
-    let rows: Vec<String> = (0..created.len())
-        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect();
+    let rows = value_rows(created.len(), COLUMNS);
     let sql = format!(
         concat!(
             "INSERT INTO robots (manufacturer_code, model_code, ",
             robot_columns!(),
             ") VALUES {} ON CONFLICT (robot_id) DO NOTHING RETURNING robot_id"
         ),
-        rows.join(", ")
+        rows
     );
     let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
     for (robot, _) in created {
@@ -642,12 +638,10 @@ async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), s
     if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = (0..events.len())
-        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect();
+    let rows = value_rows(events.len(), COLUMNS);
     let sql = format!(
         concat!("INSERT INTO events (", event_columns!(), ") VALUES {}"),
-        rows.join(", ")
+        rows
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for event in events {
@@ -827,14 +821,6 @@ fn parse_register_result(result: &str) -> RegisterOutcome {
         registered: registered.parse().unwrap_or(0),
         already_registered: already.parse().unwrap_or(0),
     }
-}
-
-/// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[derive(Debug, thiserror::Error)]

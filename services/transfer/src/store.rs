@@ -12,7 +12,7 @@ use robotid_domain::time::Timestamp;
 use robotid_domain::transfer::{
     Arrival, Direction, RobotDecision, Transfer, TransferId, TransferState, TrustedKey,
 };
-use robotid_platform::db::Database;
+use robotid_platform::db::{Database, value_rows};
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::{self, Claim, RequestKey};
 use sqlx::any::AnyRow;
@@ -341,20 +341,13 @@ async fn insert_robots(
     decisions: &[RobotDecision],
 ) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 8;
-    let rows: Vec<String> = (0..decisions.len())
-        .map(|i| {
-            let first = i * COLUMNS + 1;
-            let params: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
     let sql = format!(
         concat!(
             "INSERT INTO transfer_robots (",
             robot_columns!(),
             ") VALUES {}"
         ),
-        rows.join(", ")
+        value_rows(decisions.len(), COLUMNS)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (offset, decision) in decisions.iter().enumerate() {
