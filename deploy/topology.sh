@@ -140,14 +140,18 @@ done
 rid verify-history "$ROBOT" --as regulator "${REG[@]}" >/dev/null || fail "history broken"
 # Nobody without a certificate reads the full record.
 if rid resolve "$ROBOT" --full "${REG[@]}" >/dev/null 2>&1; then fail "anonymous full read"; fi
-# The private reference is nowhere in the databases.
+# The private reference is nowhere in the databases. Each output is read
+# whole before grep: `grep -q` stops at its first match, and under pipefail
+# the writer's broken pipe would turn a found reference into a pass.
 for service in issuance registry transfer; do
-    if pg_dump -d "$PG/${RUN_ID}_${service}" --data-only | grep -q topology-customer-1; then
+    pg_dump -d "$PG/${RUN_ID}_${service}" --data-only > "$WORK/$service.dump"
+    if grep -q topology-customer-1 "$WORK/$service.dump"; then
         fail "the private holder reference is stored in $service"
     fi
 done
 # Metrics are served where the manifests' Prometheus annotations look.
-curl -fsS "http://127.0.0.1:$M_REG/metrics" | grep -q rpc_server || fail "no registry metrics"
+metrics=$(curl -fsS "http://127.0.0.1:$M_REG/metrics") || fail "registry metrics endpoint did not answer"
+grep -q rpc_server <<<"$metrics" || fail "no registry metrics"
 # The manifests' settings were in force: JSON logs, for collectors.
 for service in issuance registry transfer; do
     head -n 1 "$WORK/$service.log" | grep -q '^{' || fail "$service does not log JSON as the manifests ask"
