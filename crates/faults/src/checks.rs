@@ -102,6 +102,11 @@ pub async fn acknowledged_robots_stored(
     )
     .fetch_one(&issuance)
     .await?;
+    // A call cut off between reserving its serials and writing its robots
+    // leaves its batch RESERVED until the call is retried.
+    let reserved: i64 = sqlx::query_scalar("SELECT count(*) FROM batches WHERE state = 'RESERVED'")
+        .fetch_one(&issuance)
+        .await?;
     issuance.close().await;
     let registry = connect(topology, Service::Registry).await?;
     let registered: Vec<String> = sqlx::query_scalar("SELECT robot_id FROM robots")
@@ -121,7 +126,8 @@ pub async fn acknowledged_robots_stored(
     let issued_set: HashSet<&str> = issued.iter().map(String::as_str).collect();
     let registered_set: HashSet<&str> = registered.iter().map(String::as_str).collect();
     report.line(format!(
-        "databases: issuance {} robots, registry {} robots; {} acknowledged",
+        "databases: issuance {} robots, registry {} robots; {} acknowledged; \
+         {reserved} batches reserved and never finished (calls cut off, not retried)",
         issued.len(),
         registered.len(),
         owner.len()

@@ -2,12 +2,14 @@
 //! outbox towards the registry, on SQLite or PostgreSQL through one set of
 //! portable SQL statements.
 //!
-//! Every write runs in one transaction that begins with a write (the
-//! request claim): in SQLite that takes the database write lock at once, so
+//! Every write runs in transactions that begin with a write (the request
+//! claim): in SQLite that takes the database write lock at once, so
 //! concurrent writers queue instead of failing to upgrade a read lock. An
 //! issuance then updates its model's row before reading the counter, which
-//! in PostgreSQL takes the row lock: batches of one model are allocated one
-//! after the other, each from the counter the previous one committed.
+//! in PostgreSQL takes the row lock: serial ranges of one model are reserved
+//! one after the other, each from the counter the previous one committed.
+//! Signing and writing the robots happen after that lock is released (see
+//! `IssuanceStore::issue`).
 
 use std::sync::Arc;
 
@@ -65,6 +67,24 @@ pub struct IssueDraft {
 pub struct Batch {
     pub issued_at: Timestamp,
     pub robots: Vec<IssuedRobot>,
+}
+
+/// A batch whose serial range is taken and whose robots are not yet
+/// written.
+#[derive(Debug)]
+struct Reservation {
+    batch: i64,
+    issued_at: Timestamp,
+    /// The allocated codes with their sequence numbers.
+    robots: Vec<(RobotId, u64)>,
+}
+
+/// What step 1 of `issue` found or made.
+#[derive(Debug)]
+enum Reserved {
+    /// A retry of a batch already written.
+    Issued(Batch),
+    ToSign(Reservation),
 }
 
 /// Which product models to list.
@@ -335,21 +355,50 @@ impl IssuanceStore {
         rows.iter().map(model_from_row).collect()
     }
 
-    /// Allocates and records a batch of an approved model, with each
-    /// robot's credential and its outbox row, in one transaction: the
-    /// counter moves once, the robots go in as multi-row inserts.
+    /// Issues a batch of an approved model in two steps, so that callers
+    /// of one model wait on each other only for the first:
+    ///
+    /// 1. reserve: a short transaction claims the request id, takes the
+    ///    model's row lock, allocates the serial range, moves the counter
+    ///    and records the batch as RESERVED with the request's result;
+    /// 2. outside that lock, sign every robot's credential and write the
+    ///    robots and their outbox rows, marking the batch ISSUED.
+    ///
+    /// A process that dies in between leaves the range reserved: never
+    /// handed out twice, and a retry with the same request id finds the
+    /// batch and finishes it with the same codes (signatures are
+    /// deterministic). A call whose retry never comes leaves a gap in the
+    /// model's serials, which codes allow.
     pub async fn issue(
         &self,
         key: &RequestKey,
         draft: &IssueDraft,
         issuer: &Arc<Issuer>,
     ) -> Result<Batch, WriteError> {
+        let reservation = match self.reserve(key, draft, issuer).await? {
+            Reserved::Issued(batch) => return Ok(batch),
+            Reserved::ToSign(reservation) => reservation,
+        };
+        let robots = issuer
+            .sign(reservation.robots, reservation.issued_at)
+            .await?;
+        self.record_signed(reservation.batch, reservation.issued_at, robots)
+            .await
+    }
+
+    /// Step 1 of `issue`; for a retry, the batch as it stands.
+    async fn reserve(
+        &self,
+        key: &RequestKey,
+        draft: &IssueDraft,
+        issuer: &Issuer,
+    ) -> Result<Reserved, WriteError> {
         let now = Timestamp::now();
         let name = model_name(&draft.manufacturer, &draft.model);
         let mut tx = self.db.pool.begin().await?;
         if let Claim::Done(batch) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
             let batch: i64 = batch.parse().map_err(|_| corrupt("request result"))?;
-            return Ok(load_batch(&mut tx, batch).await?);
+            return Ok(load_reservation(&mut tx, batch, issuer).await?);
         }
 
         // The no-op update takes the model's row lock before the counter is
@@ -370,46 +419,40 @@ impl IssuanceStore {
         {
             return Err(WriteError::NotApproved(name));
         }
-        let next_sequence = u64::try_from(row.try_get::<i64, _>("next_sequence")?)
+        let first_sequence = u64::try_from(row.try_get::<i64, _>("next_sequence")?)
             .map_err(|_| corrupt("product_models.next_sequence"))?;
         let model_display_name: String = row.try_get("display_name")?;
         let manufacturer = load_manufacturer(&mut tx, &draft.manufacturer)
             .await?
             .ok_or_else(|| corrupt("product model without manufacturer"))?;
 
-        let (robots, next_sequence) = issuer
-            .issue(
-                &draft.manufacturer,
-                &draft.model,
-                next_sequence,
-                draft.count,
-                now,
-            )
-            .await?;
-        let next_sequence =
-            i64::try_from(next_sequence).map_err(|_| WriteError::Exhausted(name.clone()))?;
+        let allocation = issuer.allocate(
+            &draft.manufacturer,
+            &draft.model,
+            first_sequence,
+            draft.count,
+        );
+        let next_sequence = i64::try_from(allocation.next_sequence)
+            .map_err(|_| WriteError::Exhausted(name.clone()))?;
 
         let batch: i64 = sqlx::query_scalar(
             "INSERT INTO batches (manufacturer_code, model_code, manufacturer_name, model_name, \
-             robot_count, produced_at, factory, issued_at, actor, traceparent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             robot_count, produced_at, factory, issued_at, actor, traceparent, first_sequence, \
+             state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'RESERVED') RETURNING id",
         )
         .bind(draft.manufacturer.as_str())
         .bind(draft.model.as_str())
         .bind(&manufacturer.legal_name)
         .bind(&model_display_name)
-        .bind(robots.len() as i64)
+        .bind(allocation.robots.len() as i64)
         .bind(draft.production.produced_at.map(Timestamp::as_micros))
         .bind(draft.production.factory.as_deref())
         .bind(now.as_micros())
         .bind(&draft.actor)
         .bind(draft.traceparent.as_deref())
+        .bind(first_sequence as i64)
         .fetch_one(&mut *tx)
         .await?;
-        for chunk in robots.chunks(INSERT_CHUNK) {
-            insert_issued(&mut tx, batch, chunk).await?;
-            insert_outbox(&mut tx, batch, chunk, now).await?;
-        }
         sqlx::query(
             "UPDATE product_models SET next_sequence = $1 \
              WHERE manufacturer_code = $2 AND model_code = $3",
@@ -421,10 +464,39 @@ impl IssuanceStore {
         .await?;
         idempotency::complete(&mut tx, key, &batch.to_string()).await?;
         tx.commit().await?;
-        Ok(Batch {
+        Ok(Reserved::ToSign(Reservation {
+            batch,
             issued_at: now,
-            robots,
-        })
+            robots: allocation.robots,
+        }))
+    }
+
+    /// Step 2 of `issue`: writes the signed robots of a reserved batch and
+    /// their outbox rows. Two retries finishing the same batch at once
+    /// write it once: the state change takes the batch's row lock, and the
+    /// second finds it ISSUED and answers what the first wrote.
+    async fn record_signed(
+        &self,
+        batch: i64,
+        issued_at: Timestamp,
+        robots: Vec<IssuedRobot>,
+    ) -> Result<Batch, WriteError> {
+        let mut tx = self.db.pool.begin().await?;
+        let reserved =
+            sqlx::query("UPDATE batches SET state = 'ISSUED' WHERE id = $1 AND state = 'RESERVED'")
+                .bind(batch)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if reserved == 0 {
+            return Ok(load_batch(&mut tx, batch).await?);
+        }
+        for chunk in robots.chunks(INSERT_CHUNK) {
+            insert_issued(&mut tx, batch, chunk).await?;
+            insert_outbox(&mut tx, batch, chunk, issued_at).await?;
+        }
+        tx.commit().await?;
+        Ok(Batch { issued_at, robots })
     }
 
     /// The oldest undelivered robots, up to `limit`, oldest first.
@@ -586,6 +658,48 @@ async fn load_batch(connection: &mut AnyConnection, batch: i64) -> Result<Batch,
         issued_at: Timestamp::from_micros(issued_at),
         robots,
     })
+}
+
+/// A claimed batch, read back for a retry: issued, or still to sign.
+async fn load_reservation(
+    connection: &mut AnyConnection,
+    batch: i64,
+    issuer: &Issuer,
+) -> Result<Reserved, ApiError> {
+    let row = sqlx::query(
+        "SELECT manufacturer_code, model_code, robot_count, issued_at, first_sequence, state \
+         FROM batches WHERE id = $1",
+    )
+    .bind(batch)
+    .fetch_one(&mut *connection)
+    .await?;
+    let state: String = row.try_get("state")?;
+    match state.as_str() {
+        "ISSUED" => Ok(Reserved::Issued(load_batch(connection, batch).await?)),
+        "RESERVED" => {
+            let manufacturer: String = row.try_get("manufacturer_code")?;
+            let model: String = row.try_get("model_code")?;
+            let first_sequence = row
+                .try_get::<Option<i64>, _>("first_sequence")?
+                .and_then(|s| u64::try_from(s).ok())
+                .ok_or_else(|| corrupt("batches.first_sequence"))?;
+            let count = u32::try_from(row.try_get::<i64, _>("robot_count")?)
+                .map_err(|_| corrupt("batches.robot_count"))?;
+            let allocation = issuer.allocate(
+                &ManufacturerCode::parse(&manufacturer)
+                    .map_err(|_| corrupt("batches.manufacturer_code"))?,
+                &ModelCode::parse(&model).map_err(|_| corrupt("batches.model_code"))?,
+                first_sequence,
+                count,
+            );
+            Ok(Reserved::ToSign(Reservation {
+                batch,
+                issued_at: Timestamp::from_micros(row.try_get("issued_at")?),
+                robots: allocation.robots,
+            }))
+        }
+        _ => Err(corrupt("batches.state")),
+    }
 }
 
 fn manufacturer_from_row(row: &AnyRow) -> Result<Manufacturer, ApiError> {

@@ -27,6 +27,7 @@ each_backend!(
     the_catalog_validates_input_and_lists_in_pages,
     concurrent_callers_get_disjoint_serials_across_a_restart,
     a_retry_returns_the_same_robots_and_writes_nothing,
+    a_call_cut_off_after_its_reservation_is_finished_by_its_retry,
     robots_issued_while_the_registry_is_down_arrive_once_it_is_up,
     ten_thousand_robots_in_one_call,
 );
@@ -466,6 +467,61 @@ async fn a_retry_returns_the_same_robots_and_writes_nothing(db: TestDb) {
             .iter()
             .any(|r| r.robot_id == next.robots[0].robot_id)
     );
+    issuance.stop().await;
+    registry.stop().await;
+}
+
+/// A batch is issued in two steps: its serial range is reserved, then its
+/// robots are signed and written. A process that dies in between leaves
+/// the reservation alone (made here by hand, exactly as such a crash leaves
+/// the database); the retry of the call finishes it with the same codes and
+/// credentials, and they reach the registry once.
+async fn a_call_cut_off_after_its_reservation_is_finished_by_its_retry(db: TestDb) {
+    let registry = spawn_registry(db.same_engine().await).await;
+    let home = IssuanceHome::new(db);
+    let mut issuance = home.start(registry.addr, |_| {}).await;
+    let model = issuance.approved_model().await;
+    let request_id = unique("cut");
+    let answered = issuance.issue(&model, 30, &request_id).await.unwrap();
+    issuance.relay_caught_up().await;
+    issuance.stop().await;
+
+    let (batches, _, requests) = home.stored_counts().await;
+    execute(
+        &home.db.url,
+        &[
+            "DELETE FROM outbox",
+            "DELETE FROM issued_robots",
+            "UPDATE batches SET state = 'RESERVED'",
+        ],
+    )
+    .await;
+    assert_eq!(home.stored_counts().await, (batches, 0, requests));
+
+    let mut issuance = home.start(registry.addr, |_| {}).await;
+    let retried = issuance.issue(&model, 30, &request_id).await.unwrap();
+    assert_eq!(
+        retried, answered,
+        "the same robots, credentials and issue time"
+    );
+    assert_eq!(home.stored_counts().await, (batches, 30, requests));
+    let [issued] = count_rows(
+        &home.db.url,
+        ["SELECT COUNT(*) FROM batches WHERE state = 'ISSUED'"],
+    )
+    .await;
+    assert_eq!(issued, batches);
+
+    // The counter had moved past the reservation: the next call starts after it.
+    let next = issuance.issue(&model, 1, &unique("next")).await.unwrap();
+    assert!(
+        !answered
+            .robots
+            .iter()
+            .any(|r| r.robot_id == next.robots[0].robot_id)
+    );
+    issuance.relay_caught_up().await;
+    assert_eq!(registry.stored_counts().await, (31, 31, 31));
     issuance.stop().await;
     registry.stop().await;
 }

@@ -183,6 +183,17 @@ where
     counts
 }
 
+/// Runs statements straight against a database, as a crash or an operator
+/// would leave it.
+pub async fn execute(url: &str, statements: &[&'static str]) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    for statement in statements {
+        sqlx::query(*statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
 /// Where an issuance service keeps its data and key, so that it can be
 /// stopped and started again on them.
 pub struct IssuanceHome {
