@@ -8,7 +8,7 @@ use robotid_domain::lifecycle::{EventKind, Status};
 use robotid_domain::time::Timestamp;
 use robotid_platform::db::Database;
 use robotid_platform::idempotency::RequestKey;
-use robotid_registry::store::RegistryStore;
+use robotid_registry::store::{EventRequest, RegistryStore};
 use robotid_test_support::TestDb;
 
 #[tokio::test]
@@ -56,23 +56,24 @@ async fn the_registry_reads_verifies_and_extends_seeded_robots() {
     let id = &second.kept[7];
     let key = RequestKey::new("RecordEvent", "seeded-maintenance", &()).unwrap();
     let event = store
-        .record_event(
-            &key,
-            id,
-            EventDraft {
+        .record_event_group(vec![EventRequest {
+            key,
+            robot_id: id.clone(),
+            draft: EventDraft {
                 kind: EventKind::MaintenancePerformed,
                 details: EventDetails::default(),
                 occurred_at: Timestamp::now(),
                 actor: "robotid://service-provider/SP0001".into(),
             },
-            AccessDraft {
+            access: AccessDraft {
                 caller: "robotid://service-provider/SP0001".into(),
                 action: "RecordEvent(MAINTENANCE_PERFORMED)".into(),
                 robot_id: Some(id.as_str().into()),
                 outcome: "OK".into(),
             },
-        )
+        }])
         .await
+        .remove(0)
         .unwrap();
     assert_eq!(event.sequence, 2);
     assert!(matches!(

@@ -158,10 +158,29 @@ impl From<sqlx::Error> for ApiError {
                 "DATABASE_UNAVAILABLE",
                 "the database is unavailable; retry later",
             )
+        } else if transaction_conflict(&error) {
+            tracing::warn!(%error, "transaction conflict");
+            ApiError::new(
+                Code::Aborted,
+                TRANSACTION_CONFLICT,
+                "the write collided with a concurrent one and was rolled back; retry",
+            )
         } else {
             ApiError::internal(&error)
         }
     }
+}
+
+/// `ErrorInfo.reason` of a write rolled back by a deadlock or a
+/// serialization failure: nothing was written, and the same call again is
+/// expected to succeed.
+pub const TRANSACTION_CONFLICT: &str = "TRANSACTION_CONFLICT";
+
+/// Whether PostgreSQL rolled the transaction back to resolve a conflict
+/// with another one (40P01 deadlock detected, 40001 serialization failure).
+pub fn transaction_conflict(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error)
+        if error.code().is_some_and(|code| matches!(&*code, "40P01" | "40001")))
 }
 
 /// Whether `error` means the database is not there right now — a lost or

@@ -7,9 +7,12 @@
 //! `requests (request_id TEXT PRIMARY KEY, method TEXT, fingerprint BLOB,
 //! result TEXT, created_at BIGINT)`.
 
-use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
+use std::collections::HashMap;
 
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::db::{placeholders, value_rows};
 use crate::error::ApiError;
 
 /// Identifies one mutating request.
@@ -106,5 +109,133 @@ pub async fn complete(
         .bind(&key.request_id)
         .execute(&mut *connection)
         .await?;
+    Ok(())
+}
+
+/// Claims several keys at once, with two statements, for a write that
+/// serves a group of requests in one transaction: the answer for each key,
+/// in order, as [`claim`] would give it. The keys' request ids must differ.
+pub async fn claim_all(
+    connection: &mut AnyConnection,
+    keys: &[&RequestKey],
+    now_micros: i64,
+) -> Result<Vec<Result<Claim, ApiError>>, ApiError> {
+    debug_assert!(
+        {
+            let mut ids: Vec<&str> = keys.iter().map(|k| k.request_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.windows(2).all(|pair| pair[0] != pair[1])
+        },
+        "one request id twice in a group"
+    );
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "INSERT INTO requests (request_id, method, fingerprint, created_at) VALUES {} \
+         ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+        value_rows(keys.len(), 4)
+    );
+    let mut insert = sqlx::query(AssertSqlSafe(sql));
+    for key in keys {
+        insert = insert
+            .bind(&key.request_id)
+            .bind(key.method)
+            .bind(&key.fingerprint[..])
+            .bind(now_micros);
+    }
+    let claimed: Vec<String> = insert
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(|row| row.try_get("request_id"))
+        .collect::<Result<_, _>>()?;
+    if claimed.len() == keys.len() {
+        return Ok(keys.iter().map(|_| Ok(Claim::New)).collect());
+    }
+    // The others were seen before: read what they were and what they gave.
+    let seen: Vec<&RequestKey> = keys
+        .iter()
+        .copied()
+        .filter(|key| !claimed.contains(&key.request_id))
+        .collect();
+    let sql = format!(
+        "SELECT request_id, method, fingerprint, result FROM requests WHERE request_id IN ({})",
+        placeholders(1, seen.len())
+    );
+    let mut select = sqlx::query(AssertSqlSafe(sql));
+    for key in &seen {
+        select = select.bind(&key.request_id);
+    }
+    let mut stored: HashMap<String, (String, Vec<u8>, Option<String>)> = HashMap::new();
+    for row in select.fetch_all(&mut *connection).await? {
+        stored.insert(
+            row.try_get("request_id")?,
+            (
+                row.try_get("method")?,
+                row.try_get("fingerprint")?,
+                row.try_get("result")?,
+            ),
+        );
+    }
+    Ok(keys
+        .iter()
+        .map(|key| {
+            if claimed.contains(&key.request_id) {
+                return Ok(Claim::New);
+            }
+            match stored.remove(&key.request_id) {
+                Some((method, fingerprint, Some(result)))
+                    if method == key.method && fingerprint == key.fingerprint =>
+                {
+                    Ok(Claim::Done(result))
+                }
+                _ => Err(ApiError::request_id_reused(&key.request_id)),
+            }
+        })
+        .collect())
+}
+
+/// Records the results of several claimed requests in one statement.
+pub async fn complete_all(
+    connection: &mut AnyConnection,
+    results: &[(&RequestKey, String)],
+) -> Result<(), ApiError> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    // VALUES columns are named column1, column2, … in both engines.
+    let sql = format!(
+        "UPDATE requests SET result = v.column2 FROM (VALUES {}) AS v \
+         WHERE requests.request_id = v.column1",
+        value_rows(results.len(), 2)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (key, result) in results {
+        query = query.bind(&key.request_id).bind(result);
+    }
+    query.execute(&mut *connection).await?;
+    Ok(())
+}
+
+/// Gives claimed request ids back, for requests of a group that were
+/// refused while the rest of the group commits: a refusal is not a result,
+/// so a retry must be able to try again.
+pub async fn release_all(
+    connection: &mut AnyConnection,
+    keys: &[&RequestKey],
+) -> Result<(), ApiError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "DELETE FROM requests WHERE request_id IN ({})",
+        placeholders(1, keys.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(&key.request_id);
+    }
+    query.execute(&mut *connection).await?;
     Ok(())
 }

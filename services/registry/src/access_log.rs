@@ -7,9 +7,10 @@
 use robotid_domain::access::{AccessDraft, AccessEntry, SHARDS, verify_shard};
 use robotid_domain::history::Digest;
 use robotid_domain::time::Timestamp;
+use robotid_platform::db::value_rows;
 use robotid_platform::error::ApiError;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 macro_rules! entry_columns {
     () => {
@@ -17,45 +18,89 @@ macro_rules! entry_columns {
     };
 }
 
-const INSERT: &str = concat!(
-    "INSERT INTO access_log (",
-    entry_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-);
+/// Entries per multi-row INSERT: 9 columns each, well under SQLite's
+/// 32,766 bound parameters.
+const INSERT_CHUNK: usize = 500;
 
 /// Appends `draft` to its shard's chain, inside the caller's transaction.
 pub async fn append(
     connection: &mut AnyConnection,
     draft: AccessDraft,
 ) -> Result<AccessEntry, ApiError> {
-    let shard = draft.shard();
-    // Taking the head row first serialises appends to one shard.
-    let (sequence, previous): (i64, Vec<u8>) = sqlx::query_as(
-        "UPDATE access_log_heads SET sequence = sequence + 1 WHERE shard = $1 RETURNING sequence, hash",
+    let mut entries = append_all(connection, vec![draft]).await?;
+    Ok(entries.remove(0))
+}
+
+/// Appends `drafts`, in order, inside the caller's transaction, with three
+/// statements however many there are. They all go to the chain of the first
+/// one's shard: the shards only spread concurrent writers over several
+/// heads, and one head per transaction means two transactions never wait
+/// on each other's heads in opposite orders.
+pub async fn append_all(
+    connection: &mut AnyConnection,
+    drafts: Vec<AccessDraft>,
+) -> Result<Vec<AccessEntry>, ApiError> {
+    let Some(first) = drafts.first() else {
+        return Ok(Vec::new());
+    };
+    let shard = first.shard();
+    // Taking the head row first serialises appends to one shard; it moves
+    // past every entry of this call at once.
+    let (last, previous): (i64, Vec<u8>) = sqlx::query_as(
+        "UPDATE access_log_heads SET sequence = sequence + $1 WHERE shard = $2 \
+         RETURNING sequence, hash",
     )
+    .bind(drafts.len() as i64)
     .bind(i64::from(shard))
     .fetch_one(&mut *connection)
     .await?;
-    let previous = Digest::from_slice(&previous).unwrap_or(Digest::GENESIS);
-    let entry = draft.seal(shard, sequence as u64, previous, Timestamp::now());
-    sqlx::query(INSERT)
-        .bind(i64::from(entry.shard))
-        .bind(entry.sequence as i64)
-        .bind(entry.at.as_micros())
-        .bind(&entry.caller)
-        .bind(&entry.action)
-        .bind(entry.robot_id.as_deref())
-        .bind(&entry.outcome)
-        .bind(&entry.previous_hash.0[..])
-        .bind(&entry.hash.0[..])
-        .execute(&mut *connection)
-        .await?;
+    let mut previous = Digest::from_slice(&previous).unwrap_or(Digest::GENESIS);
+    let first_sequence = last as u64 + 1 - drafts.len() as u64;
+    let at = Timestamp::now();
+    let entries: Vec<AccessEntry> = drafts
+        .into_iter()
+        .zip(first_sequence..)
+        .map(|(draft, sequence)| {
+            let entry = draft.seal(shard, sequence, previous, at);
+            previous = entry.hash;
+            entry
+        })
+        .collect();
+    for chunk in entries.chunks(INSERT_CHUNK) {
+        insert_entries(connection, chunk).await?;
+    }
     sqlx::query("UPDATE access_log_heads SET hash = $1 WHERE shard = $2")
-        .bind(&entry.hash.0[..])
+        .bind(&previous.0[..])
         .bind(i64::from(shard))
         .execute(&mut *connection)
         .await?;
-    Ok(entry)
+    Ok(entries)
+}
+
+async fn insert_entries(
+    connection: &mut AnyConnection,
+    entries: &[AccessEntry],
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 9;
+    let sql = format!(
+        concat!("INSERT INTO access_log (", entry_columns!(), ") VALUES {}"),
+        value_rows(entries.len(), COLUMNS)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for entry in entries {
+        query = query
+            .bind(i64::from(entry.shard))
+            .bind(entry.sequence as i64)
+            .bind(entry.at.as_micros())
+            .bind(&entry.caller)
+            .bind(&entry.action)
+            .bind(entry.robot_id.as_deref())
+            .bind(&entry.outcome)
+            .bind(&entry.previous_hash.0[..])
+            .bind(&entry.hash.0[..]);
+    }
+    query.execute(&mut *connection).await?;
+    Ok(())
 }
 
 /// Appends `draft` in a transaction of its own.

@@ -24,7 +24,8 @@ use crate::convert::{
     details_from_wire, event_kind_from_wire, event_to_wire, jurisdiction_to_wire, recall_to_wire,
     registration_from_wire, robot_to_wire,
 };
-use crate::store::{RecallDraft, RegistryStore, WriteError};
+use crate::event_writer::EventWriter;
+use crate::store::{EventRequest, RecallDraft, RegistryStore, WriteError};
 
 /// `ErrorInfo.domain` of every error this service answers.
 pub const ERROR_DOMAIN: &str = "registry.robotid";
@@ -40,13 +41,17 @@ const MAX_BATCH_EVENTS: usize = 1_000;
 
 pub struct RegistryApi {
     store: RegistryStore,
+    /// `RecordEvent`s go through it, grouped (see `event_writer`).
+    events: EventWriter,
     home: CountryCode,
     holder_key: HolderKey,
 }
 
 impl RegistryApi {
+    /// Starts the event writers: call on the runtime that serves.
     pub fn new(store: RegistryStore, home: CountryCode, holder_key: HolderKey) -> Self {
         Self {
+            events: EventWriter::start(store.clone()),
             store,
             home,
             holder_key,
@@ -266,11 +271,13 @@ impl RegistryService for RegistryApi {
                 occur_time.as_ref().map(timestamp_from_wire),
             )
             .map_err(status)?;
-        let event = match self
-            .store
-            .record_event(&key, &id, event, draft.clone())
-            .await
-        {
+        let request = EventRequest {
+            key,
+            robot_id: id,
+            draft: event,
+            access: draft.clone(),
+        };
+        let event = match self.events.record(request).await {
             Ok(event) => event,
             Err(error) => return Err(self.refuse(draft, write_status(error)).await),
         };

@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 mod convert;
+pub mod event_writer;
 pub mod store;
 
 pub use app::App;

@@ -16,7 +16,7 @@ use robotid_domain::lifecycle::{EventKind, Holds, Jurisdiction, Refusal, RobotSt
 use robotid_domain::robot::{Production, Recall, Registration, Robot};
 use robotid_domain::time::Timestamp;
 use robotid_platform::db::{Database, placeholders, value_rows};
-use robotid_platform::error::ApiError;
+use robotid_platform::error::{ApiError, TRANSACTION_CONFLICT};
 use robotid_platform::idempotency::{self, Claim, RequestKey};
 
 use std::collections::HashMap;
@@ -58,6 +58,16 @@ pub struct RecallDraft {
     pub model: ModelCode,
     pub robot_ids: Vec<RobotId>,
     pub reason: String,
+}
+
+/// One `RecordEvent` to serve: its request key, the robot, the event and
+/// the access log entry that goes with it when it is written.
+#[derive(Debug, Clone)]
+pub struct EventRequest {
+    pub key: RequestKey,
+    pub robot_id: RobotId,
+    pub draft: EventDraft,
+    pub access: AccessDraft,
 }
 
 #[derive(Clone)]
@@ -198,25 +208,113 @@ impl RegistryStore {
         Ok(robots)
     }
 
-    /// Appends an event if the lifecycle allows it.
-    pub async fn record_event(
+    /// Serves a group of independent `RecordEvent` requests in one
+    /// transaction — ten statements for the whole group instead of ten for
+    /// each — with each request's own outcome, as if they had run one after
+    /// the other in order: a request refused by the lifecycle (or whose
+    /// request id was used for something else) fails alone and the others
+    /// commit. The request ids must differ (see `EventWriter`).
+    ///
+    /// A group that PostgreSQL rolls back to break a deadlock with another
+    /// transaction is run again, up to three times.
+    pub async fn record_event_group(
         &self,
-        key: &RequestKey,
-        robot_id: &RobotId,
-        draft: EventDraft,
-        access: AccessDraft,
-    ) -> Result<Event, WriteError> {
+        requests: Vec<EventRequest>,
+    ) -> Vec<Result<Event, WriteError>> {
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 1;
+        loop {
+            match self.try_record_event_group(&requests).await {
+                Ok(outcomes) => return outcomes,
+                Err(error) if error.reason() == TRANSACTION_CONFLICT && attempt < ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return requests
+                        .iter()
+                        .map(|_| Err(WriteError::Api(error.clone())))
+                        .collect();
+                }
+            }
+        }
+    }
+
+    async fn try_record_event_group(
+        &self,
+        requests: &[EventRequest],
+    ) -> Result<Vec<Result<Event, WriteError>>, ApiError> {
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
-        if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
-            let sequence: i64 = result.parse().map_err(|_| corrupt("request result"))?;
-            return Ok(load_event(&mut tx, robot_id, sequence).await?);
+        let keys: Vec<&RequestKey> = requests.iter().map(|r| &r.key).collect();
+        let claims = idempotency::claim_all(&mut tx, &keys, now.as_micros()).await?;
+
+        // Retries are answered from the events they made; new requests are
+        // applied to their robots, locked and read in one statement.
+        let mut outcomes: Vec<Option<Result<Event, WriteError>>> = Vec::new();
+        let mut new = Vec::new();
+        for (i, (request, claim)) in requests.iter().zip(claims).enumerate() {
+            outcomes.push(match claim {
+                Ok(Claim::New) => {
+                    new.push(i);
+                    None
+                }
+                Ok(Claim::Done(result)) => {
+                    let sequence: i64 = result.parse().map_err(|_| corrupt("request result"))?;
+                    Some(Ok(load_event(&mut tx, &request.robot_id, sequence).await?))
+                }
+                Err(error) => Some(Err(error.into())),
+            });
         }
-        let event = append_event(&mut tx, robot_id, draft, now).await?;
-        idempotency::complete(&mut tx, key, &event.sequence.to_string()).await?;
-        access_log::append(&mut tx, access).await?;
+        let ids = new.iter().map(|&i| requests[i].robot_id.clone()).collect();
+        let mut robots = lock_robots(&mut tx, ids).await?;
+        let mut events = Vec::with_capacity(new.len());
+        let mut changed = Vec::with_capacity(new.len());
+        let mut results = Vec::with_capacity(new.len());
+        let mut accesses = Vec::with_capacity(new.len());
+        let mut refused = Vec::new();
+        for i in new {
+            let request = &requests[i];
+            let outcome = match robots.get_mut(&request.robot_id) {
+                None => Err(WriteError::RobotNotFound(request.robot_id.clone())),
+                Some(robot) => match robot.record(request.draft.clone(), now) {
+                    Ok((next, event)) => {
+                        *robot = next;
+                        Ok(event)
+                    }
+                    Err(refusal) => Err(refusal.into()),
+                },
+            };
+            match &outcome {
+                Ok(event) => {
+                    events.push(event.clone());
+                    changed.push(&request.robot_id);
+                    results.push((&request.key, event.sequence.to_string()));
+                    accesses.push(request.access.clone());
+                }
+                Err(_) => refused.push(&request.key),
+            }
+            outcomes[i] = Some(outcome);
+        }
+        for chunk in events.chunks(INSERT_CHUNK) {
+            insert_events(&mut tx, chunk).await?;
+        }
+        changed.sort();
+        changed.dedup();
+        let changed: Vec<&Robot> = changed
+            .into_iter()
+            .filter_map(|id| robots.get(id))
+            .collect();
+        for chunk in changed.chunks(INSERT_CHUNK) {
+            update_robots(&mut tx, chunk).await?;
+        }
+        idempotency::complete_all(&mut tx, &results).await?;
+        idempotency::release_all(&mut tx, &refused).await?;
+        access_log::append_all(&mut tx, accesses).await?;
         tx.commit().await?;
-        Ok(event)
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every request has an outcome"))
+            .collect())
     }
 
     /// Appends several events, in order, all in one transaction: every one
@@ -422,29 +520,8 @@ async fn append_events(
     drafts: Vec<(RobotId, EventDraft)>,
     now: Timestamp,
 ) -> Result<Vec<Event>, (Option<RobotId>, WriteError)> {
-    let mut ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    // A write that reads, as in `append_event`: the row locks (PostgreSQL)
-    // are taken as the robots are read.
-    let mut current: HashMap<RobotId, Robot> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(INSERT_CHUNK) {
-        let lock = format!(
-            concat!(
-                "UPDATE robots SET updated_at = updated_at WHERE robot_id IN ({}) RETURNING ",
-                robot_columns!()
-            ),
-            placeholders(1, chunk.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(lock));
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        for row in query.fetch_all(&mut *tx).await.map_err(unattributed)? {
-            let robot = robot_from_row(&row).map_err(unattributed)?;
-            current.insert(robot.robot_id.clone(), robot);
-        }
-    }
+    let ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
+    let mut current = lock_robots(tx, ids).await.map_err(unattributed)?;
     let mut events = Vec::with_capacity(drafts.len());
     for (robot_id, draft) in drafts {
         let Some(robot) = current.get_mut(&robot_id) else {
@@ -461,11 +538,44 @@ async fn append_events(
     for chunk in events.chunks(INSERT_CHUNK) {
         insert_events(tx, chunk).await.map_err(unattributed)?;
     }
-    let changed: Vec<&Robot> = ids.iter().filter_map(|id| current.get(id)).collect();
+    let mut ids: Vec<&RobotId> = current.keys().collect();
+    ids.sort();
+    let changed: Vec<&Robot> = ids.into_iter().filter_map(|id| current.get(id)).collect();
     for chunk in changed.chunks(INSERT_CHUNK) {
         update_robots(tx, chunk).await.map_err(unattributed)?;
     }
     Ok(events)
+}
+
+/// Locks and reads robots, in one statement per 500: a write that reads,
+/// so the row locks (PostgreSQL) or the write lock (SQLite) are taken as the
+/// robots are read and no other event is appended to them in between.
+/// Robots that are not registered are missing from the answer.
+async fn lock_robots(
+    tx: &mut AnyConnection,
+    mut ids: Vec<RobotId>,
+) -> Result<HashMap<RobotId, Robot>, ApiError> {
+    ids.sort();
+    ids.dedup();
+    let mut robots = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let lock = format!(
+            concat!(
+                "UPDATE robots SET updated_at = updated_at WHERE robot_id IN ({}) RETURNING ",
+                robot_columns!()
+            ),
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(lock));
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            let robot = robot_from_row(&row)?;
+            robots.insert(robot.robot_id.clone(), robot);
+        }
+    }
+    Ok(robots)
 }
 
 /// Writes back the state of several robots in one statement:

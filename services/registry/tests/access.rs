@@ -440,17 +440,8 @@ async fn the_access_log_holds_every_full_read_and_write_and_shows_an_edit(db: Te
         .await
         .unwrap_err();
 
+    let entries = registry.access_log_of(&id).await;
     let mut regulator = registry.as_("regulator").await;
-    let entries = regulator
-        .list_access_log(pb::ListAccessLogRequest {
-            page_size: 100,
-            page_token: String::new(),
-            robot_id: id.as_str().into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
     let seen: Vec<(&str, &str, &str)> = entries
         .iter()
         .rev()

@@ -4,6 +4,7 @@
 
 mod support;
 
+use robotid_domain::code::RobotId;
 use robotid_proto::common::v1::{EventType, Jurisdiction, RobotStatus};
 use robotid_proto::registry::v1 as pb;
 use robotid_test_support::{TestDb, each_backend};
@@ -18,6 +19,7 @@ each_backend!(
     events_page_to_the_end,
     retries_with_the_same_request_id_are_answered_not_repeated,
     concurrent_events_on_one_robot_leave_one_linear_chain,
+    concurrent_events_each_keep_their_own_outcome,
     an_edited_event_row_breaks_the_verified_history,
     malformed_identity_codes_are_invalid_arguments_and_write_nothing,
     a_recall_holds_every_robot_of_the_model_at_once,
@@ -677,6 +679,161 @@ async fn concurrent_events_on_one_robot_leave_one_linear_chain(db: TestDb) {
     let verdict = registry.verify(&id).await;
     assert!(verdict.intact);
     assert_eq!(verdict.event_count, 17);
+    registry.stop().await;
+}
+
+/// A burst of concurrent `RecordEvent` calls, which the registry writes in
+/// shared transactions (groups): each call keeps its own outcome, and every
+/// accepted event is in its robot's chain and in the access log once.
+async fn concurrent_events_each_keep_their_own_outcome(db: TestDb) {
+    let mut registry = spawn_registry(db).await;
+    let ids: Vec<_> = (1..=24).map(robot).collect();
+    registry.register(&ids).await;
+    let firmware = registry.recorder_of(EventType::FirmwareUpdated).await;
+    let seller = registry.recorder_of(EventType::Sold).await;
+    let request = |request_id: &str, id: &RobotId, kind: EventType, details: pb::EventDetails| {
+        pb::RecordEventRequest {
+            request_id: request_id.to_owned(),
+            robot_id: id.as_str().to_owned(),
+            r#type: kind.into(),
+            details: Some(details),
+            occur_time: None,
+        }
+    };
+    let update = |version: &str| pb::EventDetails {
+        firmware_version: version.into(),
+        ..Default::default()
+    };
+    let sale = || pb::EventDetails {
+        holder: organization("ACME"),
+        ..Default::default()
+    };
+
+    // Every call of the burst, with what it must get.
+    let mut burst = Vec::new();
+    // Sixteen updates on sixteen robots: accepted.
+    for id in &ids[..16] {
+        burst.push((
+            firmware.clone(),
+            request(
+                &unique("fw"),
+                id,
+                EventType::FirmwareUpdated,
+                update("2.0.0"),
+            ),
+        ));
+    }
+    // Four sales of robots not yet released: refused by the lifecycle.
+    for id in &ids[16..20] {
+        burst.push((
+            seller.clone(),
+            request(&unique("sale"), id, EventType::Sold, sale()),
+        ));
+    }
+    // A robot that is not registered.
+    burst.push((
+        firmware.clone(),
+        request(
+            &unique("fw"),
+            &robot(999),
+            EventType::FirmwareUpdated,
+            update("2.0.0"),
+        ),
+    ));
+    // One request id for two different updates of one robot: one of them.
+    let reused = unique("reused");
+    for version in ["2.0.1", "2.0.2"] {
+        burst.push((
+            firmware.clone(),
+            request(
+                &reused,
+                &ids[20],
+                EventType::FirmwareUpdated,
+                update(version),
+            ),
+        ));
+    }
+    // Three requests each sent twice at once: one event each, both answers
+    // the same.
+    for id in &ids[21..24] {
+        let retried = request(
+            &unique("twice"),
+            id,
+            EventType::FirmwareUpdated,
+            update("2.0.3"),
+        );
+        burst.push((firmware.clone(), retried.clone()));
+        burst.push((firmware.clone(), retried));
+    }
+
+    // All at once: each task waits for the others before it sends.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(burst.len()));
+    let calls: Vec<_> = burst
+        .into_iter()
+        .map(|(mut client, request)| {
+            let start = std::sync::Arc::clone(&start);
+            tokio::spawn(async move {
+                start.wait().await;
+                client
+                    .record_event(request)
+                    .await
+                    .map(tonic::Response::into_inner)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+
+    for answer in &answers[..16] {
+        assert_eq!(answer.as_ref().expect("an update is accepted").sequence, 2);
+    }
+    for answer in &answers[16..20] {
+        assert_refused(
+            answer.clone(),
+            Code::FailedPrecondition,
+            "STATUS_NOT_ALLOWED",
+        );
+    }
+    assert_refused(answers[20].clone(), Code::NotFound, "ROBOT_NOT_FOUND");
+    let reused: Vec<_> = answers[21..23].iter().collect();
+    assert_eq!(
+        reused.iter().filter(|a| a.is_ok()).count(),
+        1,
+        "one of the two requests under one id is done: {reused:?}"
+    );
+    let refused = reused.into_iter().find(|a| a.is_err()).unwrap().clone();
+    assert_refused(refused, Code::FailedPrecondition, "REQUEST_ID_REUSED");
+    for pair in answers[23..].chunks(2) {
+        let first = pair[0].as_ref().expect("accepted");
+        assert_eq!(pair[1].as_ref().expect("answered alike"), first);
+        assert_eq!(first.sequence, 2);
+    }
+
+    // The chains and the access log hold each accepted event once.
+    for (n, id) in ids.iter().enumerate() {
+        let written = if (16..20).contains(&n) { 0 } else { 1 };
+        assert_eq!(registry.full(id).await.event_count, 1 + written, "{id}");
+        assert!(registry.verify(id).await.intact);
+        let written_entries = registry
+            .access_log_of(id)
+            .await
+            .iter()
+            .filter(|e| e.action.starts_with("RecordEvent(") && e.outcome == "OK")
+            .count();
+        assert_eq!(written_entries as i64, written, "access log of {id}");
+    }
+    assert!(
+        registry
+            .as_("regulator")
+            .await
+            .verify_access_log(pb::VerifyAccessLogRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .intact
+    );
     registry.stop().await;
 }
 

@@ -84,6 +84,22 @@ impl TestRegistry {
         self.as_(identity).await
     }
 
+    /// The access log's entries about one robot (the first 100, newest
+    /// first), as the regulator reads them.
+    pub async fn access_log_of(&self, id: &RobotId) -> Vec<pb::AccessLogEntry> {
+        self.as_("regulator")
+            .await
+            .list_access_log(pb::ListAccessLogRequest {
+                page_size: 100,
+                page_token: String::new(),
+                robot_id: id.as_str().into(),
+            })
+            .await
+            .expect("the regulator lists the access log")
+            .into_inner()
+            .entries
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
