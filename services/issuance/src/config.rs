@@ -47,6 +47,12 @@ pub struct IssuanceConfig {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub relay_batch_size: u32,
 
+    /// Deliveries to the registry in flight at once, each of its own
+    /// robots: while the registry writes one, the next is on its way.
+    #[arg(long, env = "ROBOTID_RELAY_PARALLEL_DELIVERIES", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub relay_parallel_deliveries: u32,
+
     /// Longest wait, in milliseconds, between delivery attempts while the
     /// registry fails.
     #[arg(long, env = "ROBOTID_RELAY_MAX_BACKOFF_MS", default_value_t = 30_000)]
@@ -79,6 +85,7 @@ impl IssuanceConfig {
             signing_key_file: None,
             database_connections: 8,
             relay_batch_size: relay.batch_size as u32,
+            relay_parallel_deliveries: relay.parallel_deliveries as u32,
             relay_max_backoff_ms: relay.max_backoff.as_millis() as u64,
             relay_call_timeout_ms: relay.call_timeout.as_millis() as u64,
             relay_stall_after_ms: relay.stall_after.as_millis() as u64,
@@ -88,6 +95,7 @@ impl IssuanceConfig {
     pub fn relay(&self) -> RelaySettings {
         RelaySettings {
             batch_size: self.relay_batch_size as usize,
+            parallel_deliveries: self.relay_parallel_deliveries as usize,
             max_backoff: Duration::from_millis(self.relay_max_backoff_ms),
             call_timeout: Duration::from_millis(self.relay_call_timeout_ms),
             stall_after: Duration::from_millis(self.relay_stall_after_ms),

@@ -36,6 +36,8 @@ pub const DELIVERY_HEALTH_SERVICE: &str = "robotid.issuance.v1.RegistryDelivery"
 pub struct RelaySettings {
     /// Robots per `RegisterRobots`.
     pub batch_size: usize,
+    /// `RegisterRobots` calls in flight at once, each with its own robots.
+    pub parallel_deliveries: usize,
     /// Look at the outbox at least this often, also without a wake-up (rows
     /// left by another replica or an earlier run).
     pub poll_interval: Duration,
@@ -53,6 +55,7 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             batch_size: 1_000,
+            parallel_deliveries: 4,
             poll_interval: Duration::from_secs(1),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(30),
@@ -171,13 +174,13 @@ impl Relay {
             if tokio::time::Instant::now() < next_attempt {
                 continue;
             }
-            // Full batches follow each other at once; a short or empty one
+            // Full rounds follow each other at once; a short or empty one
             // means the outbox is drained for now.
             loop {
-                match self.deliver_batch().await {
+                match self.deliver_round().await {
                     Ok(delivered) => {
                         failures = 0;
-                        if delivered < self.settings.batch_size || *stop.borrow() {
+                        if delivered < self.round_size() || *stop.borrow() {
                             next_attempt =
                                 tokio::time::Instant::now() + self.settings.poll_interval;
                             break;
@@ -216,18 +219,48 @@ impl Relay {
         }
     }
 
-    /// Sends the oldest undelivered robots, then forgets them; returns how
-    /// many were delivered.
-    async fn deliver_batch(&self) -> Result<usize, DeliveryError> {
-        let batch = self
-            .store
-            .pending_deliveries(self.settings.batch_size)
-            .await?;
+    /// Robots one round reads from the outbox.
+    fn round_size(&self) -> usize {
+        self.settings.batch_size * self.settings.parallel_deliveries.max(1)
+    }
+
+    /// Sends the oldest undelivered robots as up to `parallel_deliveries`
+    /// batches at once, then forgets each batch the registry acknowledged;
+    /// returns how many were delivered, or the first failure once every
+    /// batch of the round has finished (what succeeded stays delivered).
+    async fn deliver_round(self: &Arc<Self>) -> Result<usize, DeliveryError> {
+        let pending = self.store.pending_deliveries(self.round_size()).await?;
+        let mut batches = pending.chunks(self.settings.batch_size);
+        let first = batches.next().map(<[Delivery]>::to_vec);
+        // The rest go in tasks of their own; the first one on this task.
+        let mut others = tokio::task::JoinSet::new();
+        for batch in batches {
+            let relay = Arc::clone(self);
+            let batch = batch.to_vec();
+            others.spawn(async move { relay.deliver_batch(&batch).await });
+        }
+        let mut outcome = match first {
+            Some(batch) => self.deliver_batch(&batch).await,
+            None => Ok(0),
+        };
+        while let Some(joined) = others.join_next().await {
+            let delivered =
+                joined.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+            outcome = match (outcome, delivered) {
+                (Ok(total), Ok(delivered)) => Ok(total + delivered),
+                (Err(error), _) | (Ok(_), Err(error)) => Err(error),
+            };
+        }
+        outcome
+    }
+
+    /// Sends one batch, then forgets it; returns how many were delivered.
+    async fn deliver_batch(&self, batch: &[Delivery]) -> Result<usize, DeliveryError> {
         if batch.is_empty() {
             return Ok(0);
         }
         let request = registry::RegisterRobotsRequest {
-            request_id: batch_request_id(&batch),
+            request_id: batch_request_id(batch),
             robots: batch.iter().map(registration).collect(),
         };
         // The delivery joins the trace of the call that issued its robots
