@@ -1,6 +1,7 @@
 //! One benchmark run: the services up, the registry seeded in three sizes,
 //! the floors and the workloads measured in turn, the targets checked.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -250,6 +251,15 @@ async fn measure(
     )
     .await?;
     let sample = Arc::new(lookup_sample.clone());
+    // Floor A beside each scale point: this machine's speed drifts by up to
+    // half between minutes, and the two points are minutes apart.
+    let pace_small = measure_floor_a(pki, &sample, sizes).await?;
+    report::line(
+        "floor A, just before the next line",
+        "calls",
+        &pace_small,
+        None,
+    );
     let resolve_small = resolve_measured(&anonymous, &sample, sizes).await;
     report::line(
         &format!("resolve @ {}", count(sizes.small)),
@@ -292,11 +302,7 @@ async fn measure(
     .await?;
     let sample = Arc::new(lookup_sample.clone());
 
-    let floor_a = {
-        let server = FloorProcess::start(FloorKind::Echo, pki, None, REGISTRY_CONNECTIONS)?;
-        let channels = workload::connect(pki, server.addr, None, LOOKUP_CONNECTIONS).await?;
-        resolve_measured(&channels, &sample, sizes).await
-    };
+    let floor_a = measure_floor_a(pki, &sample, sizes).await?;
     report::line("floor A: tonic echo (TLS)", "calls", &floor_a, None);
     let floor_b = {
         let server = FloorProcess::start(
@@ -485,6 +491,13 @@ async fn measure(
     seed::settle(&registry_db).await?;
     say_seeded(clock, &registry_db, seeded.robots, before.elapsed()).await?;
     let sample = Arc::new(lookup_sample);
+    let pace_large = measure_floor_a(pki, &sample, sizes).await?;
+    report::line(
+        "floor A, just before the next line",
+        "calls",
+        &pace_large,
+        None,
+    );
     let resolve_large = resolve_measured(&anonymous, &sample, sizes).await;
     report::line(
         &format!("5. resolve @ {}", count(sizes.large)),
@@ -507,6 +520,22 @@ async fn measure(
         "<= 1.5×",
         growth <= 1.5,
     ));
+    // The same in units of the machine's speed at the time: each p50 over
+    // the p50 of floor A measured just before it.
+    let paced_growth = (resolve_large.p50_ms() / pace_large.p50_ms())
+        / (resolve_small.p50_ms() / pace_small.p50_ms());
+    targets.push(Target::new(
+        "5. the same, each p50 over floor A's just before",
+        format!(
+            "{:.2}× vs {:.2}× = {paced_growth:.2}× (floor A p50 {:.2} ms, then {:.2} ms)",
+            resolve_large.p50_ms() / pace_large.p50_ms(),
+            resolve_small.p50_ms() / pace_small.p50_ms(),
+            pace_small.p50_ms(),
+            pace_large.p50_ms()
+        ),
+        "<= 1.5×",
+        paced_growth <= 1.5,
+    ));
     let storage = storage(&registry_db).await?;
     targets.push(Target::new(
         "5. storage per robot (robot + events + indexes)",
@@ -516,6 +545,18 @@ async fn measure(
     ));
     registry_db.close().await;
     Ok(targets)
+}
+
+/// Floor A: a bare tonic server in a child process answering `GetRobot`
+/// with a fixed robot, over the same TLS and connections as the registry.
+async fn measure_floor_a(
+    pki: &Path,
+    sample: &Arc<Vec<RobotId>>,
+    sizes: &Sizes,
+) -> anyhow::Result<Measurement> {
+    let server = FloorProcess::start(FloorKind::Echo, pki, None, REGISTRY_CONNECTIONS)?;
+    let channels = workload::connect(pki, server.addr, None, LOOKUP_CONNECTIONS).await?;
+    Ok(resolve_measured(&channels, sample, sizes).await)
 }
 
 /// A warm-up, then the measured lookups.
