@@ -50,6 +50,10 @@ pub struct RecordArgs {
     /// An outside reference: work order, police report.
     #[arg(long)]
     reference: Option<String>,
+    /// When it happened, RFC 3339 (`2026-11-20T09:30:00Z`, or with an
+    /// offset); when it is recorded if left out.
+    #[arg(long, value_parser = crate::time::parse_rfc3339)]
+    occur_time: Option<prost_types::Timestamp>,
 }
 
 /// `sold`, `SOLD`, `EVENT_TYPE_SOLD` and `released-to-market` all name an
@@ -93,7 +97,7 @@ pub async fn record(args: RecordArgs, globals: &Globals) -> anyhow::Result<ExitC
                 firmware_version: text(&args.firmware),
                 reference: text(&args.reference),
             }),
-            occur_time: None,
+            occur_time: args.occur_time,
         })
         .await?
         .into_inner();

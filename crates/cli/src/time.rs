@@ -1,4 +1,20 @@
-//! Instants written for people and scripts: RFC 3339 in UTC.
+//! Instants written for people and scripts: RFC 3339 in UTC; and read
+//! from them, with any offset.
+
+use ::time::OffsetDateTime;
+use ::time::format_description::well_known::Rfc3339;
+
+/// `2026-11-20T09:30:00Z` (or `…+08:00`, with fractions of a second) → a
+/// protobuf timestamp.
+pub fn parse_rfc3339(text: &str) -> Result<prost_types::Timestamp, String> {
+    let instant = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|error| {
+        format!("{text:?} is not an RFC 3339 instant such as 2026-11-20T09:30:00Z: {error}")
+    })?;
+    Ok(prost_types::Timestamp {
+        seconds: instant.unix_timestamp(),
+        nanos: instant.nanosecond() as i32,
+    })
+}
 
 /// `1764172800` → `2025-11-26T16:00:00Z`.
 pub fn rfc3339(unix_seconds: i64) -> String {
@@ -44,5 +60,20 @@ mod tests {
         assert_eq!(rfc3339(1_764_172_800), "2025-11-26T16:00:00Z");
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn instants_read_back_with_any_offset() {
+        let utc = parse_rfc3339("2025-11-26T16:00:00Z").unwrap();
+        assert_eq!((utc.seconds, utc.nanos), (1_764_172_800, 0));
+        assert_eq!(rfc3339(utc.seconds), "2025-11-26T16:00:00Z");
+        let beijing = parse_rfc3339("2025-11-27T00:00:00.25+08:00").unwrap();
+        assert_eq!(
+            (beijing.seconds, beijing.nanos),
+            (1_764_172_800, 250_000_000)
+        );
+        for wrong in ["2025-11-26", "yesterday", "2025-11-26T16:00:00", ""] {
+            assert!(parse_rfc3339(wrong).is_err(), "{wrong:?}");
+        }
     }
 }
