@@ -244,8 +244,12 @@ impl Relay {
             None => Ok(0),
         };
         while let Some(joined) = others.join_next().await {
-            let delivered =
-                joined.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+            let delivered = match joined {
+                Ok(delivered) => delivered,
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                // Cancelled with the runtime: its robots stay in the outbox.
+                Err(_) => Ok(0),
+            };
             outcome = match (outcome, delivered) {
                 (Ok(total), Ok(delivered)) => Ok(total + delivered),
                 (Err(error), _) | (Ok(_), Err(error)) => Err(error),
