@@ -70,31 +70,8 @@ pub async fn claim(
     key: &RequestKey,
     now_micros: i64,
 ) -> Result<Claim, ApiError> {
-    let inserted = sqlx::query(
-        "INSERT INTO requests (request_id, method, fingerprint, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
-    )
-    .bind(&key.request_id)
-    .bind(key.method)
-    .bind(&key.fingerprint[..])
-    .bind(now_micros)
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(Claim::New);
-    }
-    let (method, fingerprint, result): (String, Vec<u8>, Option<String>) =
-        sqlx::query_as("SELECT method, fingerprint, result FROM requests WHERE request_id = $1")
-            .bind(&key.request_id)
-            .fetch_one(&mut *connection)
-            .await?;
-    match result {
-        Some(result) if method == key.method && fingerprint == key.fingerprint => {
-            Ok(Claim::Done(result))
-        }
-        _ => Err(ApiError::request_id_reused(&key.request_id)),
-    }
+    let mut claims = claim_all(connection, &[key], now_micros).await?;
+    claims.remove(0)
 }
 
 /// Records the result of a claimed request, in the transaction that did

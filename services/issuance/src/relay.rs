@@ -230,20 +230,14 @@ impl Relay {
     /// batch of the round has finished (what succeeded stays delivered).
     async fn deliver_round(self: &Arc<Self>) -> Result<usize, DeliveryError> {
         let pending = self.store.pending_deliveries(self.round_size()).await?;
-        let mut batches = pending.chunks(self.settings.batch_size);
-        let first = batches.next().map(<[Delivery]>::to_vec);
-        // The rest go in tasks of their own; the first one on this task.
-        let mut others = tokio::task::JoinSet::new();
-        for batch in batches {
+        let mut deliveries = tokio::task::JoinSet::new();
+        for batch in pending.chunks(self.settings.batch_size) {
             let relay = Arc::clone(self);
             let batch = batch.to_vec();
-            others.spawn(async move { relay.deliver_batch(&batch).await });
+            deliveries.spawn(async move { relay.deliver_batch(&batch).await });
         }
-        let mut outcome = match first {
-            Some(batch) => self.deliver_batch(&batch).await,
-            None => Ok(0),
-        };
-        while let Some(joined) = others.join_next().await {
+        let mut outcome = Ok(0);
+        while let Some(joined) = deliveries.join_next().await {
             let delivered = match joined {
                 Ok(delivered) => delivered,
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
