@@ -118,7 +118,6 @@ def main():
         E.EVENT_TYPE_RELEASED_TO_MARKET: as_("manufacturer"),
         E.EVENT_TYPE_SOLD: as_("seller"),
         E.EVENT_TYPE_MAINTENANCE_PERFORMED: as_("service-provider"),
-        E.EVENT_TYPE_RECALL_ISSUED: as_("manufacturer"),
         E.EVENT_TYPE_DECOMMISSIONED: as_("operator"),
         E.EVENT_TYPE_RECYCLED: as_("recycler"),
     }
@@ -187,7 +186,24 @@ def main():
         "ROBOT_RECYCLED",
     )
     record(ids[1], E.EVENT_TYPE_RELEASED_TO_MARKET)
-    record(ids[1], E.EVENT_TYPE_RECALL_ISSUED)
+    # A recall is opened by CreateRecall (RECALL_ISSUED is not recorded
+    # directly), and its reason is on the public card.
+    recall = as_("manufacturer").CreateRecall(
+        registry.CreateRecallRequest(
+            request_id=str(uuid.uuid4()),
+            manufacturer_code="0001",
+            model_code="PY0001",
+            robot_ids=[ids[1]],
+            reason="python recall",
+        )
+    )
+    results.check("recall holds the robot", recall.affected_robot_count == 1, str(recall))
+    card = public.GetRobot(registry.GetRobotRequest(robot_id=ids[1], view=registry.ROBOT_VIEW_PUBLIC))
+    results.check(
+        "card shows the open recall",
+        card.recalled and [r.reason for r in card.open_recalls] == ["python recall"],
+        str(card),
+    )
     refused(
         results,
         "recalled robot is not sold",

@@ -24,6 +24,7 @@ use anyhow::Context;
 use robotid_domain::code::RobotId;
 use robotid_domain::history::{EventDetails, EventDraft};
 use robotid_domain::lifecycle::{EventKind, Status};
+use robotid_domain::standing::Standing;
 use robotid_domain::time::Timestamp;
 use robotid_platform::tls::TlsArgs;
 use robotid_proto::common::v1 as common;
@@ -185,7 +186,7 @@ fn fixed_robot() -> pb::Robot {
 }
 
 const SELECT_PUBLIC: &str = "SELECT robot_id, manufacturer_name, model_name, produced_at, \
-     status, recalled, open_recall FROM robots WHERE robot_id = $1";
+     status, recalled, open_recalls FROM robots WHERE robot_id = $1";
 
 impl FloorRegistry {
     async fn select(pool: &PgPool, robot_id: &str) -> Result<pb::Robot, RpcStatus> {
@@ -222,9 +223,12 @@ impl FloorRegistry {
                 factory: String::new(),
             }),
             open_recall: row
-                .try_get::<Option<String>, _>("open_recall")
+                .try_get::<String, _>("open_recalls")
                 .map_err(read)?
-                .unwrap_or_default(),
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             view: pb::RobotView::Public.into(),
             ..pb::Robot::default()
         })
@@ -314,12 +318,26 @@ impl RegistryService for FloorRegistry {
     ) -> Result<Response<pb::VerifyAccessLogResponse>, RpcStatus> {
         floor_only()
     }
+
+    async fn list_recalls(
+        &self,
+        _: Request<pb::ListRecallsRequest>,
+    ) -> Result<Response<pb::ListRecallsResponse>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn get_recall(
+        &self,
+        _: Request<pb::GetRecallRequest>,
+    ) -> Result<Response<pb::Recall>, RpcStatus> {
+        floor_only()
+    }
 }
 
 const INSERT_EVENT: &str = "INSERT INTO events (robot_id, sequence, kind, holder_kind, holder, \
      country, recall, note, component, firmware_version, reference, occurred_at, recorded_at, \
-     actor, status_after, previous_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+     actor, status_after, version, previous_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 /// Floor C, single rows: one MAINTENANCE_PERFORMED event row per
 /// transaction (autocommit), each on its own robot, from `workers`
@@ -351,7 +369,7 @@ pub async fn insert_single(
                 2,
                 robotid_domain::history::Digest::GENESIS,
                 now,
-                Status::Registered,
+                &Standing::issued(),
             );
             sqlx::query(INSERT_EVENT)
                 .bind(event.robot_id.as_str())
@@ -369,6 +387,7 @@ pub async fn insert_single(
                 .bind(event.recorded_at.as_micros())
                 .bind(&event.actor)
                 .bind(event.status_after.as_str())
+                .bind(i64::from(event.version))
                 .bind(&event.previous_hash.0[..])
                 .bind(&event.hash.0[..])
                 .execute(&pool)
@@ -383,19 +402,19 @@ pub async fn insert_single(
 
 const INSERT_ROBOTS_UNNEST: &str = "INSERT INTO robots (manufacturer_code, model_code, robot_id, \
      manufacturer_name, model_name, produced_at, factory, status, recalled, stolen, jurisdiction, \
-     holder_kind, holder, open_recall, origin_country, event_count, head_hash, registered_at, \
-     updated_at) \
+     holder_kind, holder, open_recalls, stolen_by, origin_country, issued_at, event_count, \
+     head_hash, registered_at, updated_at) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
      $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], \
-     $13::text[], $14::text[], $15::text[], $16::bigint[], $17::bytea[], $18::bigint[], \
-     $19::bigint[])";
+     $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], \
+     $19::bytea[], $20::bigint[], $21::bigint[])";
 
 const INSERT_EVENTS_UNNEST: &str = "INSERT INTO events (robot_id, sequence, kind, holder_kind, \
      holder, country, recall, note, component, firmware_version, reference, occurred_at, \
-     recorded_at, actor, status_after, previous_hash, hash) \
+     recorded_at, actor, status_after, version, previous_hash, hash) \
      SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], \
-     $13::bigint[], $14::text[], $15::text[], $16::bytea[], $17::bytea[])";
+     $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::bytea[], $18::bytea[])";
 
 /// Floor C, batches: transactions of `batch` registrations, each a robot
 /// row and its ISSUED event row, as two prepared `INSERT … SELECT FROM
@@ -465,24 +484,33 @@ async fn insert_registrations(
                 .collect::<Vec<_>>(),
         )
         .bind(text(&|r| r.production.factory.clone()))
-        .bind(text(&|r| Some(r.state.status.as_str().to_owned())))
+        .bind(text(&|r| Some(r.standing.state.status.as_str().to_owned())))
         .bind(
             robots
                 .iter()
-                .map(|r| i64::from(r.state.holds.recalled))
+                .map(|r| i64::from(r.standing.state.holds.recalls))
                 .collect::<Vec<_>>(),
         )
         .bind(
             robots
                 .iter()
-                .map(|r| i64::from(r.state.holds.stolen))
+                .map(|r| i64::from(r.standing.state.holds.stolen))
                 .collect::<Vec<_>>(),
         )
-        .bind(text(&|r| Some(r.state.jurisdiction.as_str().to_owned())))
+        .bind(text(&|r| {
+            Some(r.standing.state.jurisdiction.as_str().to_owned())
+        }))
         .bind(text(&|_| None))
         .bind(text(&|_| None))
-        .bind(text(&|r| r.open_recall.clone()))
+        .bind(text(&|r| Some(r.standing.open_recalls.join(","))))
+        .bind(text(&|r| r.standing.stolen_by.clone()))
         .bind(text(&|r| r.origin_country.clone()))
+        .bind(
+            robots
+                .iter()
+                .map(|r| r.issued_at.as_micros())
+                .collect::<Vec<_>>(),
+        )
         .bind(
             robots
                 .iter()
@@ -539,6 +567,12 @@ async fn insert_registrations(
         )
         .bind(event_text(&|e| Some(e.actor.clone())))
         .bind(event_text(&|e| Some(e.status_after.as_str().to_owned())))
+        .bind(
+            events
+                .iter()
+                .map(|e| i64::from(e.version))
+                .collect::<Vec<_>>(),
+        )
         .bind(
             events
                 .iter()

@@ -27,11 +27,11 @@ pub const ISSUANCE_ACTOR: &str = "robotid://service/issuance";
 
 const COPY_ROBOTS: &str = "COPY robots (manufacturer_code, model_code, robot_id, \
      manufacturer_name, model_name, produced_at, factory, status, recalled, stolen, jurisdiction, \
-     holder_kind, holder, open_recall, origin_country, event_count, head_hash, registered_at, \
-     updated_at) FROM STDIN";
+     holder_kind, holder, open_recalls, stolen_by, origin_country, issued_at, event_count, \
+     head_hash, registered_at, updated_at) FROM STDIN";
 const COPY_EVENTS: &str = "COPY events (robot_id, sequence, kind, holder_kind, holder, country, \
      recall, note, component, firmware_version, reference, occurred_at, recorded_at, actor, \
-     status_after, previous_hash, hash) FROM STDIN";
+     status_after, version, previous_hash, hash) FROM STDIN";
 
 /// Bytes of COPY data per message to the server.
 const CHUNK: usize = 1 << 20;
@@ -247,7 +247,8 @@ async fn copy(
 /// One `robots` row in COPY text format, columns as in [`COPY_ROBOTS`] and
 /// values as the registry's store binds them.
 fn robot_row(out: &mut String, robot: &Robot) {
-    let (holder_kind, holder) = holder_columns(robot.holder.as_ref());
+    let standing = &robot.standing;
+    let (holder_kind, holder) = holder_columns(standing.holder.as_ref());
     let id = &robot.robot_id;
     text(out, id.manufacturer().as_str());
     text(out, id.model().as_str());
@@ -256,14 +257,16 @@ fn robot_row(out: &mut String, robot: &Robot) {
     text(out, &robot.model_name);
     optional_int(out, robot.production.produced_at.map(Timestamp::as_micros));
     optional_text(out, robot.production.factory.as_deref());
-    text(out, robot.state.status.as_str());
-    int(out, i64::from(robot.state.holds.recalled));
-    int(out, i64::from(robot.state.holds.stolen));
-    text(out, robot.state.jurisdiction.as_str());
+    text(out, standing.state.status.as_str());
+    int(out, i64::from(standing.state.holds.recalls));
+    int(out, i64::from(standing.state.holds.stolen));
+    text(out, standing.state.jurisdiction.as_str());
     optional_text(out, holder_kind);
     optional_text(out, holder);
-    optional_text(out, robot.open_recall.as_deref());
+    text(out, &standing.open_recalls.join(","));
+    optional_text(out, standing.stolen_by.as_deref());
     optional_text(out, robot.origin_country.as_deref());
+    int(out, robot.issued_at.as_micros());
     int(out, robot.event_count as i64);
     bytea(out, &robot.head_hash.0);
     int(out, robot.registered_at.as_micros());
@@ -290,6 +293,7 @@ fn event_row(out: &mut String, event: &Event) {
     int(out, event.recorded_at.as_micros());
     text(out, &event.actor);
     text(out, event.status_after.as_str());
+    int(out, i64::from(event.version));
     bytea(out, &event.previous_hash.0);
     bytea(out, &event.hash.0);
     end_row(out);

@@ -8,6 +8,7 @@ use robotid_domain::lifecycle::{EventKind, Status};
 use robotid_domain::time::Timestamp;
 use robotid_platform::db::Database;
 use robotid_platform::idempotency::RequestKey;
+use robotid_platform::identity::Caller;
 use robotid_registry::store::{EventRequest, RegistryStore};
 use robotid_test_support::TestDb;
 
@@ -43,7 +44,7 @@ async fn the_registry_reads_verifies_and_extends_seeded_robots() {
         (&on_market.kept[49], Status::InMarket, 2),
     ] {
         let robot = store.robot(id).await.unwrap().expect("seeded robot");
-        assert_eq!(robot.state.status, status);
+        assert_eq!(robot.standing.state.status, status);
         assert_eq!(robot.event_count, events);
         assert_eq!(robot.manufacturer_name, "Bench Robotics 0001");
         assert!(matches!(
@@ -68,9 +69,11 @@ async fn the_registry_reads_verifies_and_extends_seeded_robots() {
             access: AccessDraft {
                 caller: "robotid://service-provider/SP0001".into(),
                 action: "RecordEvent(MAINTENANCE_PERFORMED)".into(),
-                robot_id: Some(id.as_str().into()),
+                robots: vec![id.as_str().into()],
                 outcome: "OK".into(),
             },
+            caller: Caller::from_uri("robotid://service-provider/SP0001").unwrap(),
+            presented_holder: None,
         }])
         .await
         .remove(0)

@@ -25,6 +25,7 @@ pub struct RecordArgs {
     /// `deployed`, `maintenance-performed`, `component-replaced`,
     /// `firmware-updated`, `incident-reported`, `recall-remedied`,
     /// `reported-stolen`, `recovered`, `decommissioned`, `recycled`, …
+    /// (a recall is opened with `robotid recall create`)
     #[arg(value_parser = parse_event_type)]
     event: common::EventType,
     /// SOLD, OWNERSHIP_TRANSFERRED: the new holder, an organisation by its
@@ -35,6 +36,12 @@ pub struct RecordArgs {
     /// reference the seller keeps (the registry stores only a keyed hash).
     #[arg(long)]
     private_holder: Option<String>,
+    /// SOLD, OWNERSHIP_TRANSFERRED, REPORTED_STOLEN of a privately held
+    /// robot: the current holder's reference, which proves the call is made
+    /// for the holder of record (checked against its keyed hash; never
+    /// stored).
+    #[arg(long)]
+    current_holder: Option<String>,
     /// What was done or what happened.
     #[arg(long)]
     note: Option<String>,
@@ -96,6 +103,7 @@ pub async fn record(args: RecordArgs, globals: &Globals) -> anyhow::Result<ExitC
                 component: text(&args.component),
                 firmware_version: text(&args.firmware),
                 reference: text(&args.reference),
+                current_holder: text(&args.current_holder),
             }),
             occur_time: args.occur_time,
         })

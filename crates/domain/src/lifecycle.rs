@@ -73,9 +73,17 @@ impl Jurisdiction {
 /// Holds stand beside the status and block some events until lifted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Holds {
-    /// An open recall.
-    pub recalled: bool,
+    /// How many recalls are open: the hold lifts when the last one is
+    /// remedied.
+    pub recalls: u32,
     pub stolen: bool,
+}
+
+impl Holds {
+    /// At least one recall is open.
+    pub fn recalled(&self) -> bool {
+        self.recalls > 0
+    }
 }
 
 /// What can happen to a robot.
@@ -210,6 +218,12 @@ pub enum Refusal {
     StatusNotAllowed { event: EventKind, status: Status },
     #[error("the robot has no open recall to remedy")]
     NoOpenRecall,
+    #[error("the recall named is not open on this robot")]
+    RecallNotOpen,
+    #[error("the recall is already open on this robot")]
+    RecallAlreadyOpen,
+    #[error("{event} must name its recall")]
+    RecallUnnamed { event: EventKind },
     #[error("the robot is already reported stolen")]
     AlreadyStolen,
     #[error("the robot is not reported stolen")]
@@ -231,6 +245,9 @@ impl Refusal {
             Refusal::Stolen { .. } => "ROBOT_STOLEN",
             Refusal::StatusNotAllowed { .. } => "STATUS_NOT_ALLOWED",
             Refusal::NoOpenRecall => "NO_OPEN_RECALL",
+            Refusal::RecallNotOpen => "RECALL_NOT_OPEN",
+            Refusal::RecallAlreadyOpen => "RECALL_ALREADY_OPEN",
+            Refusal::RecallUnnamed { .. } => "RECALL_UNNAMED",
             Refusal::AlreadyStolen => "ALREADY_REPORTED_STOLEN",
             Refusal::NotStolen => "NOT_REPORTED_STOLEN",
         }
@@ -293,7 +310,7 @@ impl RobotState {
             _ => {}
         }
 
-        if self.holds.recalled && event.blocked_by_recall() {
+        if self.holds.recalled() && event.blocked_by_recall() {
             return Err(Refusal::RecallOpen { event });
         }
         if self.holds.stolen && event.blocked_by_theft() {
@@ -331,12 +348,14 @@ impl RobotState {
             }
             E::Exported => next.jurisdiction = Jurisdiction::Abroad,
             E::Imported => next.jurisdiction = Jurisdiction::Domestic,
-            E::RecallIssued => next.holds.recalled = true,
+            // Which recalls are open, by name, is the standing's to keep
+            // (see `standing`); the lifecycle counts them.
+            E::RecallIssued => next.holds.recalls = self.holds.recalls.saturating_add(1),
             E::RecallRemedied => {
-                if !self.holds.recalled {
+                if !self.holds.recalled() {
                     return Err(Refusal::NoOpenRecall);
                 }
-                next.holds.recalled = false;
+                next.holds.recalls = self.holds.recalls - 1;
             }
             E::ReportedStolen => {
                 if self.holds.stolen {
@@ -375,8 +394,9 @@ mod tests {
     /// M in market, S in service, D decommissioned, Y recycled); whether an
     /// open recall blocks it; whether a theft report blocks it; the
     /// jurisdictions it is accepted in (D domestic, C export cleared,
-    /// A abroad); a hold it needs (`recalled`, `stolen`, `!stolen`); and its
-    /// effect (`status=X`, `jurisdiction=X`, `recalled=0/1`, `stolen=0/1`).
+    /// A abroad); a hold it needs (`recalled`: at least one open recall,
+    /// `stolen`, `!stolen`); and its effect (`status=X`, `jurisdiction=X`,
+    /// `recalls+1`, `recalls-1`, `stolen=0/1`).
     const TABLE: &str = "
         ISSUED                 .....  -   -   ...  -         -
         RELEASED_TO_MARKET     R....  yes yes DC.  -         status=M
@@ -387,8 +407,8 @@ mod tests {
         COMPONENT_REPLACED     RMS..  no  no  DC.  -         -
         FIRMWARE_UPDATED       RMS..  no  no  DC.  -         -
         INCIDENT_REPORTED      RMS..  no  no  DC.  -         -
-        RECALL_ISSUED          RMS..  no  no  DCA  -         recalled=1
-        RECALL_REMEDIED        RMS..  no  no  DCA  recalled  recalled=0
+        RECALL_ISSUED          RMS..  no  no  DCA  -         recalls+1
+        RECALL_REMEDIED        RMS..  no  no  DCA  recalled  recalls-1
         REPORTED_STOLEN        RMS..  no  no  DC.  !stolen   stolen=1
         RECOVERED              RMS..  no  no  DC.  stolen    stolen=0
         EXPORT_CLEARED         .MS..  yes yes D..  -         jurisdiction=C
@@ -431,10 +451,10 @@ mod tests {
         };
         let accepted = statuses.contains(status_letter(state.status))
             && jurisdictions.contains(jurisdiction_letter(state.jurisdiction))
-            && !(state.holds.recalled && *recall_blocks == "yes")
+            && !(state.holds.recalls > 0 && *recall_blocks == "yes")
             && !(state.holds.stolen && *theft_blocks == "yes")
             && match *needs {
-                "recalled" => state.holds.recalled,
+                "recalled" => state.holds.recalls > 0,
                 "stolen" => state.holds.stolen,
                 "!stolen" => !state.holds.stolen,
                 _ => true,
@@ -456,10 +476,11 @@ mod tests {
                     .find(|j| jurisdiction_letter(**j).to_string() == letter)
                     .unwrap()
             }
-            Some(("recalled", value)) => next.holds.recalled = value == "1",
             Some(("stolen", value)) => next.holds.stolen = value == "1",
-            None => {}
-            other => panic!("unknown effect {other:?}"),
+            None if *effect == "recalls+1" => next.holds.recalls += 1,
+            None if *effect == "recalls-1" => next.holds.recalls -= 1,
+            None if *effect == "-" => {}
+            _ => panic!("unknown effect {effect:?}"),
         }
         Some(next)
     }
@@ -478,12 +499,11 @@ mod tests {
             let event = EventKind::parse(row[0]).expect("known event");
             for status in Status::ALL {
                 for jurisdiction in Jurisdiction::ALL {
-                    for (recalled, stolen) in
-                        [(false, false), (true, false), (false, true), (true, true)]
-                    {
+                    // No recall, one, and several at once.
+                    for (recalls, stolen) in (0..=2).flat_map(|r| [(r, false), (r, true)]) {
                         let state = RobotState {
                             status,
-                            holds: Holds { recalled, stolen },
+                            holds: Holds { recalls, stolen },
                             jurisdiction,
                         };
                         let actual = state.apply(event).ok();
@@ -498,7 +518,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 18 * 5 * 3 * 4);
+        assert_eq!(checked, 18 * 5 * 3 * 6);
     }
 
     #[test]
@@ -509,14 +529,14 @@ mod tests {
         };
         let recalled = RobotState {
             holds: Holds {
-                recalled: true,
+                recalls: 1,
                 stolen: false,
             },
             ..in_market
         };
         let stolen = RobotState {
             holds: Holds {
-                recalled: false,
+                recalls: 0,
                 stolen: true,
             },
             ..in_market

@@ -2,8 +2,8 @@
 
 use crate::code::RobotId;
 use crate::history::{Digest, Event, EventDetails, EventDraft};
-use crate::holder::Holder;
 use crate::lifecycle::{EventKind, Refusal, RobotState};
+use crate::standing::Standing;
 use crate::time::Timestamp;
 
 /// Where and when a robot was made.
@@ -39,12 +39,14 @@ pub struct Robot {
     pub manufacturer_name: String,
     pub model_name: String,
     pub production: Production,
-    pub state: RobotState,
-    pub holder: Option<Holder>,
-    /// `recalls/{id}` while a recall is open.
-    pub open_recall: Option<String>,
+    /// Where its history leaves it: status, holds, open recalls, theft
+    /// report, holder.
+    pub standing: Standing,
     /// For an imported robot, the issuing registry's country.
     pub origin_country: Option<String>,
+    /// When its first event (ISSUED or IMPORTED) happened: no event of its
+    /// history happened before.
+    pub issued_at: Timestamp,
     pub event_count: u64,
     pub head_hash: Digest,
     pub registered_at: Timestamp,
@@ -56,13 +58,34 @@ pub struct Robot {
 pub struct Recall {
     /// `recalls/{id}`.
     pub name: String,
+    /// The country of the recalled robots' codes: the registry's own, or
+    /// the origin of imported robots the regulator recalls.
+    pub country: crate::code::CountryCode,
     pub manufacturer: crate::code::ManufacturerCode,
     pub model: crate::code::ModelCode,
-    /// Empty: the whole model.
+    /// The robots listed; empty for the whole model (or when not loaded:
+    /// see `listed_robot_count`).
     pub robot_ids: Vec<RobotId>,
+    /// How many robots were listed; 0 for the whole model.
+    pub listed_robot_count: u64,
     pub reason: String,
+    /// Robots it holds: every robot of the model (or listed) that could be
+    /// recalled.
     pub affected_robot_count: u64,
+    /// Robots of the model (or listed) past recalling: decommissioned or
+    /// recycled.
+    pub skipped_robot_count: u64,
     pub created_at: Timestamp,
+}
+
+/// Why an event cannot be appended to a robot's history.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Nothing happens to a robot before it exists.
+    #[error("the event happened before the robot was issued ({issued_at:?})")]
+    BeforeIssue { issued_at: Timestamp },
 }
 
 impl Robot {
@@ -74,14 +97,14 @@ impl Robot {
         actor: String,
         recorded_at: Timestamp,
     ) -> (Robot, Event) {
-        let (state, kind, details) = match &registration.import {
+        let (standing, kind, details) = match &registration.import {
             None => (
-                RobotState::issued(),
+                Standing::issued(),
                 EventKind::Issued,
                 EventDetails::default(),
             ),
             Some(origin) => (
-                origin.state,
+                Standing::imported(origin.state.status),
                 EventKind::Imported,
                 EventDetails {
                     country: Some(origin.country.clone()),
@@ -101,17 +124,16 @@ impl Robot {
             1,
             Digest::GENESIS,
             recorded_at,
-            state.status,
+            &standing,
         );
         let robot = Robot {
             robot_id: registration.robot_id,
             manufacturer_name: registration.manufacturer_name,
             model_name: registration.model_name,
             production: registration.production,
-            state,
-            holder: None,
-            open_recall: None,
+            standing,
             origin_country: registration.import.map(|origin| origin.country),
+            issued_at: occurred_at,
             event_count: 1,
             head_hash: event.hash,
             registered_at: recorded_at,
@@ -121,30 +143,29 @@ impl Robot {
     }
 
     /// The robot after `draft` and the sealed event that records it, or why
-    /// the lifecycle refuses it. Pure: the store persists both or neither.
+    /// it cannot be recorded. Pure: the store persists both or neither.
     pub fn record(
         &self,
         draft: EventDraft,
         recorded_at: Timestamp,
-    ) -> Result<(Robot, Event), Refusal> {
-        let state = self.state.apply(draft.kind)?;
-        let mut next = self.clone();
-        next.state = state;
-        match draft.kind {
-            EventKind::Sold | EventKind::OwnershipTransferred => {
-                next.holder = draft.details.holder.clone();
-            }
-            EventKind::RecallIssued => next.open_recall = draft.details.recall.clone(),
-            EventKind::RecallRemedied => next.open_recall = None,
-            _ => {}
+    ) -> Result<(Robot, Event), RecordError> {
+        if draft.occurred_at < self.issued_at {
+            return Err(RecordError::BeforeIssue {
+                issued_at: self.issued_at,
+            });
         }
+        let standing = self
+            .standing
+            .after(draft.kind, &draft.details, &draft.actor)?;
         let event = draft.seal(
             self.robot_id.clone(),
             self.event_count + 1,
             self.head_hash,
             recorded_at,
-            state.status,
+            &standing,
         );
+        let mut next = self.clone();
+        next.standing = standing;
         next.event_count = event.sequence;
         next.head_hash = event.hash;
         next.updated_at = recorded_at;

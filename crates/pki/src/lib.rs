@@ -62,6 +62,7 @@ pub fn standard_holders(country: &str) -> Vec<Holder> {
         Holder::client("operator", "robotid://operator/OP0001"),
         Holder::client("recycler", "robotid://recycler/RC0001"),
         Holder::client("customs", &format!("robotid://customs/{country}-SHA")),
+        Holder::client("police", &format!("robotid://police/{country}-POL")),
         Holder::service("issuance"),
         Holder::service("registry"),
         Holder::service("transfer"),

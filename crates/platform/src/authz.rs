@@ -1,11 +1,17 @@
 //! Who may call what: one declarative table for every RPC of every service,
 //! and for each event type of `RecordEvent`, plus the scope rules (a
-//! manufacturer acts under its own code, customs for its own country).
+//! manufacturer acts under its own code in its own country, customs and
+//! police for their own country) and the tiers of what a caller sees of a
+//! robot.
 //!
 //! The access layer enforces the RPC table before a request is decoded;
 //! handlers enforce what depends on the request's content (event type,
-//! view, scope) with the functions below. Tests walk these tables.
+//! view, scope) with the functions below, and the store what depends on the
+//! robot (its holder, who reported it stolen) once it holds the robot's
+//! lock. Tests walk these tables.
 
+use robotid_domain::code::{CountryCode, RobotId};
+use robotid_domain::holder::Holder;
 use robotid_domain::lifecycle::EventKind;
 
 use crate::error::ApiError;
@@ -19,19 +25,75 @@ pub enum Allow {
     Role(Role),
     /// One Robot ID service, by its organisation name (`issuance`, …).
     Service(&'static str),
+    /// The robot's holder of record, whatever its role: for an organisation
+    /// holder, a caller whose certificate names that organisation
+    /// (`robotid://operator/ACME` holds what `ACME` holds); for a private
+    /// holder, a call that presents the holder's reference
+    /// (`EventDetails.current_holder`) whose keyed hash matches.
+    CurrentHolder,
+    /// Whoever reported the robot stolen: the same role and organisation.
+    Flagger,
+    /// The role, on a robot that no one holds of record yet (its first
+    /// sale, from the market).
+    Unheld(Role),
+}
+
+/// What decides, beyond the caller's role, whether it may record an event
+/// on one robot: the robot's holder and theft report, and what the call
+/// presents for the holder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Custody<'a> {
+    pub holder: Option<&'a Holder>,
+    /// `robotid://ROLE/ORG` of whoever reported the robot stolen, while it
+    /// is.
+    pub stolen_by: Option<&'a str>,
+    /// The keyed hash of the holder reference the call presented.
+    pub presented_holder: Option<&'a Holder>,
 }
 
 impl Allow {
+    /// Whether the rule admits `caller`, knowing nothing of a robot (as on
+    /// a robot no one holds nor reported stolen).
     pub fn admits(self, caller: &Caller) -> bool {
+        self.admits_on(caller, &Custody::default())
+    }
+
+    /// Whether the rule admits `caller` on a robot in `custody`.
+    pub fn admits_on(self, caller: &Caller, custody: &Custody<'_>) -> bool {
         match self {
             Allow::Public => true,
             Allow::Role(role) => caller.role == role,
             Allow::Service(name) => caller.role == Role::Service && caller.organization == name,
+            Allow::CurrentHolder => {
+                !caller.is_anonymous()
+                    && match custody.holder {
+                        None => false,
+                        Some(Holder::Organization(organization)) => {
+                            caller.organization == *organization
+                        }
+                        Some(private @ Holder::Private(_)) => {
+                            custody.presented_holder == Some(private)
+                        }
+                    }
+            }
+            Allow::Flagger => {
+                !caller.is_anonymous() && custody.stolen_by == Some(caller.to_string().as_str())
+            }
+            Allow::Unheld(role) => caller.role == role && custody.holder.is_none(),
+        }
+    }
+
+    /// Whether the rule could admit `caller` on some robot.
+    fn may_admit(self, caller: &Caller) -> bool {
+        match self {
+            Allow::CurrentHolder | Allow::Flagger => !caller.is_anonymous(),
+            Allow::Unheld(role) => caller.role == role,
+            other => other.admits(caller),
         }
     }
 }
 
-use Allow::{Public, Role as R, Service as S};
+use Allow::{CurrentHolder, Flagger, Public, Role as R, Service as S, Unheld};
 
 /// Every identified role that takes part in a robot's life.
 const PARTICIPANTS: &[Allow] = &[
@@ -42,6 +104,7 @@ const PARTICIPANTS: &[Allow] = &[
     R(Role::Operator),
     R(Role::Recycler),
     R(Role::Customs),
+    R(Role::Police),
     S("issuance"),
     S("registry"),
     S("transfer"),
@@ -65,6 +128,7 @@ pub const RPCS: &[(&str, &[Allow])] = &[
             R(Role::ServiceProvider),
             R(Role::Operator),
             R(Role::Recycler),
+            R(Role::Police),
             S("transfer"),
         ],
     ),
@@ -83,6 +147,14 @@ pub const RPCS: &[(&str, &[Allow])] = &[
     ),
     (
         "/robotid.registry.v1.RegistryService/CreateRecall",
+        &[R(Role::Regulator), R(Role::Manufacturer)],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/ListRecalls",
+        &[R(Role::Regulator), R(Role::Manufacturer)],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/GetRecall",
         &[R(Role::Regulator), R(Role::Manufacturer)],
     ),
     (
@@ -166,15 +238,25 @@ pub const RPCS: &[(&str, &[Allow])] = &[
 ];
 
 /// Who may record each event type (beyond the RPC table). A manufacturer
-/// only for its own robots: see [`require_event`].
+/// only for its own robots, customs and police only in their own country:
+/// see [`require_event`]; the entries that depend on the robot (its holder,
+/// its theft report): see [`require_custody`].
 pub fn event_allows(kind: EventKind) -> &'static [Allow] {
     use EventKind as E;
     match kind {
-        // Only registration records these.
-        E::Issued => &[],
+        // Only registration records ISSUED, only CreateRecall RECALL_ISSUED.
+        E::Issued | E::RecallIssued => &[],
         E::ReleasedToMarket => &[R(Role::Manufacturer), R(Role::Regulator)],
-        E::Sold => &[R(Role::Seller), R(Role::Manufacturer)],
-        E::OwnershipTransferred => &[R(Role::Seller), R(Role::Operator)],
+        // A robot on the market has no holder yet: a seller (or its
+        // manufacturer) sells it. Once someone holds it, only the holder
+        // sells it on (or hands it over), or the regulator.
+        E::Sold => &[
+            Unheld(Role::Seller),
+            Unheld(Role::Manufacturer),
+            CurrentHolder,
+            R(Role::Regulator),
+        ],
+        E::OwnershipTransferred => &[Unheld(Role::Seller), CurrentHolder, R(Role::Regulator)],
         E::Deployed => &[R(Role::Operator), R(Role::Seller), R(Role::Manufacturer)],
         E::MaintenancePerformed | E::ComponentReplaced | E::FirmwareUpdated => &[
             R(Role::ServiceProvider),
@@ -187,15 +269,15 @@ pub fn event_allows(kind: EventKind) -> &'static [Allow] {
             R(Role::Manufacturer),
             R(Role::Regulator),
         ],
-        E::RecallIssued => &[R(Role::Regulator), R(Role::Manufacturer)],
         E::RecallRemedied => &[
             R(Role::Manufacturer),
             R(Role::ServiceProvider),
             R(Role::Regulator),
         ],
-        E::ReportedStolen | E::Recovered => {
-            &[R(Role::Operator), R(Role::Seller), R(Role::Regulator)]
-        }
+        // As on the GSMA IMEI blocklist: only the flagger (or the
+        // regulator) lifts a flag.
+        E::ReportedStolen => &[R(Role::Regulator), R(Role::Police), CurrentHolder],
+        E::Recovered => &[R(Role::Regulator), Flagger],
         // Border crossings are recorded by the transfer service, which
         // customs call.
         E::ExportCleared | E::Exported | E::Imported => &[S("transfer")],
@@ -209,8 +291,51 @@ pub fn event_allows(kind: EventKind) -> &'static [Allow] {
     }
 }
 
-/// Who may read a robot's full record; a manufacturer only its own.
+/// Who may read a robot's full record; a manufacturer only its own. What
+/// of it each sees: [`tier`].
 pub const FULL_VIEW: &[Allow] = PARTICIPANTS;
+
+/// How much of a robot a caller sees (EU Battery Passport, Annex XIII):
+/// each tier sees what the ones before it see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    /// The card: anyone.
+    Public,
+    /// The technical record and history, without holders: any certified
+    /// role.
+    Participant,
+    /// Everything, the holder pseudonym included.
+    Authority,
+}
+
+/// The tier `caller` reads a robot of this registry (`home`) in, given its
+/// holder of record: the regulator, this country's customs and police, and
+/// the holder itself (an organisation holder, by its certificate's
+/// organisation) are authorities; every other certified role is a
+/// participant. (A private holder has no certificate: the seller that keeps
+/// its reference reads as a participant.)
+pub fn tier(caller: &Caller, home: &CountryCode, holder: Option<&Holder>) -> Tier {
+    let holds = matches!(holder, Some(Holder::Organization(organization)) if caller.organization == *organization);
+    match caller.role {
+        Role::Public => Tier::Public,
+        Role::Regulator => Tier::Authority,
+        Role::Customs | Role::Police if national(caller) == Some(home.as_str()) => Tier::Authority,
+        _ if holds => Tier::Authority,
+        _ => Tier::Participant,
+    }
+}
+
+/// The country a customs or police identity acts for: the prefix of its
+/// organisation (`CN-SHA`, `CN-POL`).
+fn national(caller: &Caller) -> Option<&str> {
+    match caller.role {
+        Role::Customs | Role::Police => caller
+            .organization
+            .split_once('-')
+            .map(|(country, _)| country),
+        _ => None,
+    }
+}
 
 /// The rule for an RPC; `None` for methods outside the table (health,
 /// reflection), which are open.
@@ -242,7 +367,62 @@ fn admitted(allows: &[Allow], caller: &Caller) -> bool {
     allows.iter().any(|allow| allow.admits(caller))
 }
 
-/// A manufacturer acts only under its own manufacturer code.
+/// A manufacturer acts only under its own manufacturer code, and only for
+/// robots of its deployment's country: its certificate is of that
+/// deployment's CA, so `robotid://manufacturer/0001` of Germany's PKI is
+/// DE0001, and CN0001 robots (even those now in Germany) are not its own.
+pub fn require_robot_scope(
+    caller: &Caller,
+    home: &CountryCode,
+    robot: &RobotId,
+) -> Result<(), ApiError> {
+    require_model_scope(
+        caller,
+        home,
+        &robot.country(),
+        robot.manufacturer().as_str(),
+    )
+}
+
+/// As [`require_robot_scope`], for a manufacturer code of a country's
+/// codes (a recall of a model).
+pub fn require_model_scope(
+    caller: &Caller,
+    home: &CountryCode,
+    country: &CountryCode,
+    manufacturer_code: &str,
+) -> Result<(), ApiError> {
+    if caller.role == Role::Manufacturer && country != home {
+        return Err(ApiError::new(
+            tonic::Code::PermissionDenied,
+            "OUT_OF_SCOPE",
+            format!(
+                "{caller} acts only for manufacturer {home}{}, not for robots of {country}",
+                caller.organization
+            ),
+        )
+        .with_metadata("country_code", country.as_str())
+        .with_metadata("manufacturer_code", manufacturer_code));
+    }
+    require_manufacturer_scope(caller, manufacturer_code)
+}
+
+/// Police act only in their own country, as customs do.
+fn require_police_country(caller: &Caller, home: &CountryCode) -> Result<(), ApiError> {
+    if caller.role == Role::Police && national(caller) != Some(home.as_str()) {
+        return Err(ApiError::new(
+            tonic::Code::PermissionDenied,
+            "OUT_OF_SCOPE",
+            format!("{caller} acts only for its own country, not {home}"),
+        )
+        .with_metadata("country_code", home.as_str()));
+    }
+    Ok(())
+}
+
+/// A manufacturer acts only under its own manufacturer code (of the
+/// deployment's own country, where the code is not given: issuance issues
+/// only there).
 pub fn require_manufacturer_scope(
     caller: &Caller,
     manufacturer_code: &str,
@@ -275,24 +455,80 @@ pub fn require_customs_country(caller: &Caller, country: &str) -> Result<(), Api
     Ok(())
 }
 
-/// May `caller` record `kind` on a robot of `manufacturer_code`?
+/// May `caller` record `kind` on `robot` in this registry (`home`), as
+/// far as the request tells? What the robot decides: [`require_custody`].
 pub fn require_event(
     caller: &Caller,
     kind: EventKind,
-    manufacturer_code: &str,
+    home: &CountryCode,
+    robot: &RobotId,
 ) -> Result<(), ApiError> {
-    if !admitted(event_allows(kind), caller) {
+    if !event_allows(kind)
+        .iter()
+        .any(|allow| allow.may_admit(caller))
+    {
         return Err(denied(caller, &format!("record {kind}")));
     }
-    require_manufacturer_scope(caller, manufacturer_code)
+    require_robot_scope(caller, home, robot)?;
+    require_police_country(caller, home)
 }
 
-/// May `caller` read the full record of a robot of `manufacturer_code`?
-pub fn require_full_view(caller: &Caller, manufacturer_code: &str) -> Result<(), ApiError> {
+/// May `caller` record `kind` on a robot in `custody`? Checked once the
+/// robot is locked, after [`require_event`].
+pub fn require_custody(
+    caller: &Caller,
+    kind: EventKind,
+    custody: &Custody<'_>,
+) -> Result<(), ApiError> {
+    let allows = event_allows(kind);
+    if allows.iter().any(|allow| allow.admits_on(caller, custody)) {
+        return Ok(());
+    }
+    let refusal = if allows.contains(&Flagger) {
+        let flagger = custody.stolen_by.unwrap_or("nobody");
+        ApiError::new(
+            tonic::Code::PermissionDenied,
+            "NOT_FLAGGER",
+            format!(
+                "only the one who reported the robot stolen ({flagger}) or the regulator may record {kind}"
+            ),
+        )
+    } else if custody.holder.is_some() {
+        ApiError::new(
+            tonic::Code::PermissionDenied,
+            "NOT_HOLDER",
+            format!(
+                "{caller} is not the robot's holder of record: {kind} is recorded by its holder \
+                 (a private holder's, with its reference in details.current_holder) or the regulator"
+            ),
+        )
+    } else {
+        ApiError::new(
+            tonic::Code::PermissionDenied,
+            "NOT_HOLDER",
+            format!("the robot has no holder of record, so {caller} may not record {kind} on it"),
+        )
+    };
+    Err(refusal.with_metadata("caller", caller.to_string()))
+}
+
+/// Whether `kind` may be recorded by a call that presents the current
+/// holder's reference.
+pub fn takes_holder_reference(kind: EventKind) -> bool {
+    event_allows(kind).contains(&CurrentHolder)
+}
+
+/// May `caller` read the full record of `robot` in this registry (`home`)?
+/// What of it: [`tier`].
+pub fn require_full_view(
+    caller: &Caller,
+    home: &CountryCode,
+    robot: &RobotId,
+) -> Result<(), ApiError> {
     if !admitted(FULL_VIEW, caller) {
         return Err(denied(caller, "read a robot's full record"));
     }
-    require_manufacturer_scope(caller, manufacturer_code)
+    require_robot_scope(caller, home, robot)
 }
 
 #[cfg(test)]
@@ -311,24 +547,46 @@ mod tests {
         assert_eq!(methods.len(), RPCS.len());
     }
 
+    fn robot(country: &str, manufacturer: &str) -> RobotId {
+        RobotId::issue(
+            &country.parse().unwrap(),
+            &manufacturer.parse().unwrap(),
+            &"HX0001".parse().unwrap(),
+            1,
+        )
+    }
+
     #[test]
     fn scope_rules() {
+        let cn: CountryCode = "CN".parse().unwrap();
+        let de: CountryCode = "DE".parse().unwrap();
         let own = caller("robotid://manufacturer/0001");
-        assert!(require_event(&own, EventKind::ReleasedToMarket, "0001").is_ok());
+        let (cn1, cn2) = (robot("CN", "0001"), robot("CN", "0002"));
+        assert!(require_event(&own, EventKind::ReleasedToMarket, &cn, &cn1).is_ok());
         assert_eq!(
-            require_event(&own, EventKind::ReleasedToMarket, "0002")
+            require_event(&own, EventKind::ReleasedToMarket, &cn, &cn2)
                 .unwrap_err()
                 .reason(),
             "OUT_OF_SCOPE"
         );
+        // Germany's manufacturer 0001 is DE0001: a CN0001 robot in Germany
+        // is not its own.
         assert_eq!(
-            require_event(&own, EventKind::Recycled, "0001")
+            require_event(&own, EventKind::ReleasedToMarket, &de, &cn1)
+                .unwrap_err()
+                .reason(),
+            "OUT_OF_SCOPE"
+        );
+        assert!(require_full_view(&own, &de, &cn1).is_err());
+        assert!(require_full_view(&own, &de, &robot("DE", "0001")).is_ok());
+        assert_eq!(
+            require_event(&own, EventKind::Recycled, &cn, &cn1)
                 .unwrap_err()
                 .code(),
             tonic::Code::PermissionDenied
         );
         assert_eq!(
-            require_event(&Caller::anonymous(), EventKind::Sold, "0001")
+            require_event(&Caller::anonymous(), EventKind::Sold, &cn, &cn1)
                 .unwrap_err()
                 .code(),
             tonic::Code::Unauthenticated
@@ -336,7 +594,97 @@ mod tests {
         let customs = caller("robotid://customs/CN-SHA");
         assert!(require_customs_country(&customs, "CN").is_ok());
         assert!(require_customs_country(&customs, "DE").is_err());
-        assert!(require_full_view(&caller("robotid://regulator/miit"), "0002").is_ok());
-        assert!(require_full_view(&Caller::anonymous(), "0001").is_err());
+        let police = caller("robotid://police/CN-POL");
+        assert!(require_event(&police, EventKind::ReportedStolen, &cn, &cn1).is_ok());
+        assert_eq!(
+            require_event(&police, EventKind::ReportedStolen, &de, &cn1)
+                .unwrap_err()
+                .reason(),
+            "OUT_OF_SCOPE"
+        );
+        assert!(require_full_view(&caller("robotid://regulator/miit"), &cn, &cn2).is_ok());
+        assert!(require_full_view(&Caller::anonymous(), &cn, &cn1).is_err());
+    }
+
+    #[test]
+    fn only_the_holder_hands_over_and_only_the_flagger_unflags() {
+        let acme = Holder::Organization("ACME".into());
+        let private = Holder::Private("ab".repeat(32));
+        let seller = caller("robotid://seller/S0001");
+        let held_by_acme = Custody {
+            holder: Some(&acme),
+            ..Custody::default()
+        };
+        assert!(require_custody(&seller, EventKind::Sold, &Custody::default()).is_ok());
+        let refused = require_custody(&seller, EventKind::Sold, &held_by_acme).unwrap_err();
+        assert_eq!(refused.reason(), "NOT_HOLDER");
+        assert!(
+            require_custody(
+                &caller("robotid://operator/ACME"),
+                EventKind::OwnershipTransferred,
+                &held_by_acme
+            )
+            .is_ok()
+        );
+        let held_privately = |presented| Custody {
+            holder: Some(&private),
+            presented_holder: presented,
+            ..Custody::default()
+        };
+        let other = Holder::Private("cd".repeat(32));
+        assert!(require_custody(&seller, EventKind::Sold, &held_privately(Some(&private))).is_ok());
+        assert!(require_custody(&seller, EventKind::Sold, &held_privately(Some(&other))).is_err());
+        assert!(require_custody(&seller, EventKind::Sold, &held_privately(None)).is_err());
+
+        // A seller can no longer flag a robot, even one in the factory.
+        assert_eq!(
+            require_custody(&seller, EventKind::ReportedStolen, &Custody::default())
+                .unwrap_err()
+                .reason(),
+            "NOT_HOLDER"
+        );
+        let flagged = Custody {
+            stolen_by: Some("robotid://police/CN-POL"),
+            ..Custody::default()
+        };
+        assert!(
+            require_custody(
+                &caller("robotid://police/CN-POL"),
+                EventKind::Recovered,
+                &flagged
+            )
+            .is_ok()
+        );
+        assert!(
+            require_custody(
+                &caller("robotid://regulator/miit"),
+                EventKind::Recovered,
+                &flagged
+            )
+            .is_ok()
+        );
+        for other in ["robotid://police/CN-OTHER", "robotid://operator/OP0001"] {
+            assert_eq!(
+                require_custody(&caller(other), EventKind::Recovered, &flagged)
+                    .unwrap_err()
+                    .reason(),
+                "NOT_FLAGGER"
+            );
+        }
+    }
+
+    #[test]
+    fn tiers() {
+        let cn: CountryCode = "CN".parse().unwrap();
+        let acme = Holder::Organization("ACME".into());
+        let tier_of = |uri: &str| tier(&caller(uri), &cn, Some(&acme));
+        assert_eq!(tier(&Caller::anonymous(), &cn, None), Tier::Public);
+        assert_eq!(tier_of("robotid://regulator/miit"), Tier::Authority);
+        assert_eq!(tier_of("robotid://customs/CN-SHA"), Tier::Authority);
+        assert_eq!(tier_of("robotid://customs/DE-HAM"), Tier::Participant);
+        assert_eq!(tier_of("robotid://police/CN-POL"), Tier::Authority);
+        assert_eq!(tier_of("robotid://operator/ACME"), Tier::Authority);
+        assert_eq!(tier_of("robotid://operator/OP0001"), Tier::Participant);
+        assert_eq!(tier_of("robotid://service/transfer"), Tier::Participant);
     }
 }

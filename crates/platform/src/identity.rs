@@ -13,6 +13,9 @@ pub enum Role {
     Operator,
     Recycler,
     Customs,
+    /// Law enforcement, of the deployment's country: its organisation is
+    /// `CC-UNIT` (`robotid://police/CN-POL`), as customs' is `CC-OFFICE`.
+    Police,
     /// One of the Robot ID services itself.
     Service,
     Public,
@@ -28,6 +31,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Recycler => "recycler",
             Role::Customs => "customs",
+            Role::Police => "police",
             Role::Service => "service",
             Role::Public => "public",
         }
@@ -42,6 +46,7 @@ impl Role {
             Role::Operator,
             Role::Recycler,
             Role::Customs,
+            Role::Police,
             Role::Service,
         ]
         .into_iter()
@@ -114,6 +119,8 @@ mod tests {
         assert_eq!(caller.organization, "CN-SHA");
         assert_eq!(caller.to_string(), "robotid://customs/CN-SHA");
         assert!(Caller::from_uri("robotid://pirate/x").is_none());
+        let police = Caller::from_uri("robotid://police/CN-POL").unwrap();
+        assert_eq!(police.role, Role::Police);
         assert!(Caller::from_uri("https://manufacturer/0001").is_none());
         assert!(Caller::from_uri("robotid://manufacturer/").is_none());
     }

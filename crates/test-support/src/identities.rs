@@ -20,6 +20,7 @@ pub const IDENTITIES: &[(Option<&str>, &str)] = &[
     (Some("operator"), "robotid://operator/OP0001"),
     (Some("recycler"), "robotid://recycler/RC0001"),
     (Some("customs"), "robotid://customs/CN-SHA"),
+    (Some("police"), "robotid://police/CN-POL"),
     (Some("issuance"), "robotid://service/issuance"),
     (Some("registry"), "robotid://service/registry"),
     (Some("transfer"), "robotid://service/transfer"),

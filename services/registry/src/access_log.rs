@@ -4,7 +4,9 @@
 //! own transaction before a full read is answered: if it cannot be written,
 //! the call fails (fail closed).
 
-use robotid_domain::access::{AccessDraft, AccessEntry, SHARDS, verify_shard};
+use std::collections::HashMap;
+
+use robotid_domain::access::{AccessDraft, AccessEntry, Batch, SHARDS, verify_shard};
 use robotid_domain::history::Digest;
 use robotid_domain::time::Timestamp;
 use robotid_platform::db::value_rows;
@@ -14,12 +16,13 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 macro_rules! entry_columns {
     () => {
-        "shard, sequence, at, caller, action, robot_id, outcome, previous_hash, hash"
+        "shard, sequence, at, caller, action, robot_id, outcome, robot_count, robots_digest, \
+         previous_hash, hash"
     };
 }
 
-/// Entries per multi-row INSERT: 9 columns each, well under SQLite's
-/// 32,766 bound parameters.
+/// Rows per multi-row INSERT: 11 columns each (an entry), or 3 (a batch's
+/// robot), well under SQLite's 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
 
 /// Appends `draft` to its shard's chain, inside the caller's transaction.
@@ -57,17 +60,22 @@ pub async fn append_all(
     let mut previous = Digest::from_slice(&previous).unwrap_or(Digest::GENESIS);
     let first_sequence = last as u64 + 1 - drafts.len() as u64;
     let at = Timestamp::now();
+    let mut indexed: Vec<(u64, String)> = Vec::new();
     let entries: Vec<AccessEntry> = drafts
         .into_iter()
         .zip(first_sequence..)
         .map(|(draft, sequence)| {
-            let entry = draft.seal(shard, sequence, previous, at);
+            let (entry, batch) = draft.seal(shard, sequence, previous, at);
             previous = entry.hash;
+            indexed.extend(batch.into_iter().map(|robot| (sequence, robot)));
             entry
         })
         .collect();
     for chunk in entries.chunks(INSERT_CHUNK) {
         insert_entries(connection, chunk).await?;
+    }
+    for chunk in indexed.chunks(INSERT_CHUNK) {
+        index_robots(connection, shard, chunk).await?;
     }
     sqlx::query("UPDATE access_log_heads SET hash = $1 WHERE shard = $2")
         .bind(&previous.0[..])
@@ -81,7 +89,7 @@ async fn insert_entries(
     connection: &mut AnyConnection,
     entries: &[AccessEntry],
 ) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 11;
     let sql = format!(
         concat!("INSERT INTO access_log (", entry_columns!(), ") VALUES {}"),
         value_rows(entries.len(), COLUMNS)
@@ -96,8 +104,31 @@ async fn insert_entries(
             .bind(&entry.action)
             .bind(entry.robot_id.as_deref())
             .bind(&entry.outcome)
+            .bind(entry.batch.map_or(0, |batch| batch.count as i64))
+            .bind(entry.batch.map(|batch| batch.digest.0.to_vec()))
             .bind(&entry.previous_hash.0[..])
             .bind(&entry.hash.0[..]);
+    }
+    query.execute(&mut *connection).await?;
+    Ok(())
+}
+
+/// The robots of batch entries, `(sequence, robot)` in one shard.
+async fn index_robots(
+    connection: &mut AnyConnection,
+    shard: u32,
+    robots: &[(u64, String)],
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO access_log_robots (shard, sequence, robot_id) VALUES {}",
+        value_rows(robots.len(), 3)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (sequence, robot) in robots {
+        query = query
+            .bind(i64::from(shard))
+            .bind(*sequence as i64)
+            .bind(robot.as_str());
     }
     query.execute(&mut *connection).await?;
     Ok(())
@@ -112,7 +143,8 @@ pub async fn record(pool: &AnyPool, draft: AccessDraft) -> Result<(), ApiError> 
 }
 
 /// Up to `limit` entries older than `before_id` (newest first), optionally
-/// about one robot; each with its id for paging.
+/// about one robot (alone, or among a batch's); each with its id for
+/// paging.
 pub async fn list(
     pool: &AnyPool,
     robot_id: Option<&str>,
@@ -120,11 +152,19 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<(i64, AccessEntry)>, ApiError> {
     let rows = match robot_id {
+        // An entry names one robot, or indexes a batch's: never both, so
+        // the two halves do not overlap.
         Some(robot_id) => {
             sqlx::query(concat!(
                 "SELECT id, ",
                 entry_columns!(),
-                " FROM access_log WHERE robot_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+                " FROM access_log WHERE robot_id = $1 AND id < $2 \
+                 UNION ALL SELECT a.id, a.shard, a.sequence, a.at, a.caller, a.action, \
+                 a.robot_id, a.outcome, a.robot_count, a.robots_digest, a.previous_hash, a.hash \
+                 FROM access_log_robots r JOIN access_log a \
+                 ON a.shard = r.shard AND a.sequence = r.sequence \
+                 WHERE r.robot_id = $1 AND a.id < $2 \
+                 ORDER BY id DESC LIMIT $3"
             ))
             .bind(robot_id)
             .bind(before_id)
@@ -165,6 +205,15 @@ pub enum LogVerdict {
 pub async fn verify(pool: &AnyPool) -> Result<LogVerdict, ApiError> {
     let mut total = 0;
     for shard in 0..SHARDS {
+        let mut indexed: HashMap<u64, Vec<String>> = HashMap::new();
+        let robots: Vec<(i64, String)> =
+            sqlx::query_as("SELECT sequence, robot_id FROM access_log_robots WHERE shard = $1")
+                .bind(i64::from(shard))
+                .fetch_all(pool)
+                .await?;
+        for (sequence, robot) in robots {
+            indexed.entry(sequence as u64).or_default().push(robot);
+        }
         let (head_sequence, head_hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT sequence, hash FROM access_log_heads WHERE shard = $1")
                 .bind(i64::from(shard))
@@ -195,7 +244,7 @@ pub async fn verify(pool: &AnyPool) -> Result<LogVerdict, ApiError> {
             head_sequence as u64,
             Digest::from_slice(&head_hash).unwrap_or(Digest::GENESIS),
         );
-        if let Some((sequence, problem)) = verify_shard(&entries, head) {
+        if let Some((sequence, problem)) = verify_shard(&entries, head, indexed) {
             return Ok(LogVerdict::Broken {
                 shard,
                 sequence,
@@ -211,6 +260,13 @@ fn entry_from_row(row: &AnyRow) -> Result<AccessEntry, ApiError> {
     let previous: Vec<u8> = row.try_get("previous_hash")?;
     let hash: Vec<u8> = row.try_get("hash")?;
     let unreadable = || ApiError::internal(&std::io::Error::other("unreadable access log hash"));
+    let batch = match row.try_get::<Option<Vec<u8>>, _>("robots_digest")? {
+        None => None,
+        Some(digest) => Some(Batch {
+            count: row.try_get::<i64, _>("robot_count")? as u64,
+            digest: Digest::from_slice(&digest).ok_or_else(unreadable)?,
+        }),
+    };
     Ok(AccessEntry {
         shard: row.try_get::<i64, _>("shard")? as u32,
         sequence: row.try_get::<i64, _>("sequence")? as u64,
@@ -218,6 +274,7 @@ fn entry_from_row(row: &AnyRow) -> Result<AccessEntry, ApiError> {
         caller: row.try_get("caller")?,
         action: row.try_get("action")?,
         robot_id: row.try_get("robot_id")?,
+        batch,
         outcome: row.try_get("outcome")?,
         previous_hash: Digest::from_slice(&previous).ok_or_else(unreadable)?,
         hash: Digest::from_slice(&hash).ok_or_else(unreadable)?,

@@ -4,10 +4,10 @@
 use robotid_domain::access::AccessDraft;
 use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::history::{ChainVerdict, EventDraft};
-use robotid_domain::holder::HolderKey;
+use robotid_domain::holder::{Holder, HolderKey};
 use robotid_domain::lifecycle::EventKind;
 use robotid_domain::time::Timestamp;
-use robotid_platform::authz;
+use robotid_platform::authz::{self, Tier};
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::RequestKey;
 use robotid_platform::identity::Caller;
@@ -21,11 +21,11 @@ use tonic_types::StatusExt;
 
 use crate::access_log::{self, LogVerdict};
 use crate::convert::{
-    details_from_wire, event_kind_from_wire, event_to_wire, jurisdiction_to_wire, recall_to_wire,
-    registration_from_wire, robot_to_wire,
+    details_from_wire, event_kind_from_wire, event_to_wire, history_problem_to_wire,
+    jurisdiction_to_wire, recall_to_wire, registration_from_wire, robot_to_wire, tier_to_wire,
 };
 use crate::event_writer::EventWriter;
-use crate::store::{EventRequest, RecallDraft, RegistryStore, WriteError};
+use crate::store::{EventRequest, RecallDraft, RecallFilter, RegistryStore, WriteError, recall_id};
 
 /// `ErrorInfo.domain` of every error this service answers.
 pub const ERROR_DOMAIN: &str = "registry.robotid";
@@ -76,6 +76,11 @@ fn write_error(error: WriteError) -> ApiError {
         WriteError::Refused(refusal) => {
             ApiError::failed_precondition(refusal.reason(), refusal.to_string())
         }
+        WriteError::BeforeIssue { issued_at } => ApiError::invalid_argument(
+            "occur_time",
+            "before the robot was issued: nothing happens to a robot before its first event",
+        )
+        .with_metadata("issue_time_seconds", issued_at.to_parts().0.to_string()),
         WriteError::Conflict(id) => {
             ApiError::already_exists("ROBOT_ALREADY_REGISTERED", format!("robots/{id}"))
                 .with_metadata("robot_id", id.as_str())
@@ -85,10 +90,20 @@ fn write_error(error: WriteError) -> ApiError {
 }
 
 fn access(caller: &Caller, action: impl Into<String>, robot_id: Option<&RobotId>) -> AccessDraft {
+    access_about(caller, action, robot_id.into_iter())
+}
+
+/// An access log entry about several robots (a batch): a listing by any of
+/// them finds it.
+fn access_about<'a>(
+    caller: &Caller,
+    action: impl Into<String>,
+    robots: impl Iterator<Item = &'a RobotId>,
+) -> AccessDraft {
     AccessDraft {
         caller: caller.to_string(),
         action: action.into(),
-        robot_id: robot_id.map(|id| id.as_str().to_owned()),
+        robots: robots.map(|id| id.as_str().to_owned()).collect(),
         outcome: "OK".into(),
     }
 }
@@ -116,37 +131,66 @@ impl RegistryApi {
 
 impl RegistryApi {
     /// The event to append, once the caller may record `kind`: its details
-    /// checked against the kind.
+    /// checked against the kind; and the holder the call presented (the
+    /// keyed hash of `details.current_holder`).
     fn event_draft(
         &self,
         caller: &Caller,
         kind: EventKind,
         details: Option<pb::EventDetails>,
         occurred_at: Option<Timestamp>,
-    ) -> Result<EventDraft, ApiError> {
-        let details = details_from_wire(details, &self.holder_key)?;
+    ) -> Result<(EventDraft, Option<Holder>), ApiError> {
+        let (details, presented) = details_from_wire(details, &self.holder_key)?;
         details
             .validate_for(kind)
             .map_err(|e| ApiError::invalid_argument(format!("details.{}", e.field), e.problem))?;
-        Ok(EventDraft {
+        if presented.is_some() && !authz::takes_holder_reference(kind) {
+            return Err(ApiError::invalid_argument(
+                "details.current_holder",
+                format!("does not apply to {kind}"),
+            ));
+        }
+        let draft = EventDraft {
             kind,
             details,
             occurred_at: occurred_at.unwrap_or_else(Timestamp::now),
             actor: caller.to_string(),
-        })
+        };
+        Ok((draft, presented))
+    }
+
+    /// The open recalls' reasons, for a robot's card; no query for a robot
+    /// with none.
+    async fn recall_notices(
+        &self,
+        robot: &robotid_domain::robot::Robot,
+    ) -> Result<Vec<crate::convert::RecallNotice>, Status> {
+        if robot.standing.open_recalls.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store
+            .recall_notices(&robot.standing.open_recalls)
+            .await
+            .map_err(status)
     }
 }
 
-/// An event type a caller may ask to record: any but ISSUED.
+/// An event type a caller may ask to record: any but ISSUED (which
+/// registration records) and RECALL_ISSUED (which CreateRecall records, so
+/// that every recall on a robot is a recall the registry holds).
 fn recordable_kind(field: &str, value: i32) -> Result<EventKind, ApiError> {
     let kind = event_kind_from_wire(field, value)?;
-    if matches!(kind, EventKind::Issued) {
-        return Err(ApiError::invalid_argument(
+    match kind {
+        EventKind::Issued => Err(ApiError::invalid_argument(
             field,
             "ISSUED is recorded by RegisterRobots only",
-        ));
+        )),
+        EventKind::RecallIssued => Err(ApiError::invalid_argument(
+            field,
+            "RECALL_ISSUED is recorded by CreateRecall only",
+        )),
+        kind => Ok(kind),
     }
-    Ok(kind)
 }
 
 /// The request with its `request_id` cleared, for the fingerprint.
@@ -191,10 +235,12 @@ impl RegistryService for RegistryApi {
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
         robotid_platform::rpc_telemetry::record_robot_count(registrations.len());
-        let draft = access(
+        let draft = access_about(
             &caller,
             format!("RegisterRobots({})", registrations.len()),
-            None,
+            registrations
+                .iter()
+                .map(|(registration, _)| &registration.robot_id),
         );
         let outcome = match self
             .store
@@ -224,7 +270,7 @@ impl RegistryService for RegistryApi {
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
         if view == pb::RobotView::Full {
             let draft = access(&caller, "GetRobot(FULL)", Some(&id));
-            if let Err(error) = authz::require_full_view(&caller, id.manufacturer().as_str()) {
+            if let Err(error) = authz::require_full_view(&caller, &self.home, &id) {
                 return Err(self.refuse(draft, status(error)).await);
             }
             self.log_read(draft).await?;
@@ -235,7 +281,12 @@ impl RegistryService for RegistryApi {
             .await
             .map_err(status)?
             .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
-        Ok(Response::new(robot_to_wire(&robot, view)))
+        let tier = match view {
+            pb::RobotView::Full => authz::tier(&caller, &self.home, robot.standing.holder.as_ref()),
+            _ => Tier::Public,
+        };
+        let notices = self.recall_notices(&robot).await?;
+        Ok(Response::new(robot_to_wire(&robot, view, tier, &notices)))
     }
 
     async fn record_event(
@@ -260,10 +311,10 @@ impl RegistryService for RegistryApi {
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
         let kind = recordable_kind("type", r#type).map_err(status)?;
         let draft = access(&caller, format!("RecordEvent({kind})"), Some(&id));
-        if let Err(error) = authz::require_event(&caller, kind, id.manufacturer().as_str()) {
+        if let Err(error) = authz::require_event(&caller, kind, &self.home, &id) {
             return Err(self.refuse(draft, status(error)).await);
         }
-        let event = self
+        let (event, presented_holder) = self
             .event_draft(
                 &caller,
                 kind,
@@ -276,12 +327,15 @@ impl RegistryService for RegistryApi {
             robot_id: id,
             draft: event,
             access: draft.clone(),
+            caller,
+            presented_holder,
         };
         let event = match self.events.record(request).await {
             Ok(event) => event,
             Err(error) => return Err(self.refuse(draft, write_status(error)).await),
         };
-        Ok(Response::new(event_to_wire(&event)))
+        // The caller recorded it: it sees what it wrote.
+        Ok(Response::new(event_to_wire(&event, Tier::Authority)))
     }
 
     async fn record_events(
@@ -306,8 +360,9 @@ impl RegistryService for RegistryApi {
                 format!("1 to {MAX_BATCH_EVENTS} events per call"),
             )));
         }
-        // One access log entry for the whole call, as for RegisterRobots.
-        let draft = access(&caller, format!("RecordEvents({})", events.len()), None);
+        // The robots are known once the events are read: the entry names
+        // them below.
+        let mut draft = access(&caller, format!("RecordEvents({})", events.len()), None);
         let mut drafts = Vec::with_capacity(events.len());
         for (i, event) in events.into_iter().enumerate() {
             let field = format!("events[{i}]");
@@ -329,11 +384,14 @@ impl RegistryService for RegistryApi {
             }
             let id = robot_id("robot_id", &id, &self.home).map_err(|e| status(e.within(&field)))?;
             let kind = recordable_kind("type", r#type).map_err(|e| status(e.within(&field)))?;
-            if let Err(error) = authz::require_event(&caller, kind, id.manufacturer().as_str()) {
+            draft.robots.push(id.as_str().to_owned());
+            if let Err(error) = authz::require_event(&caller, kind, &self.home, &id) {
                 let error = error.with_metadata("robot_id", id.as_str());
                 return Err(self.refuse(draft, status(error)).await);
             }
-            let event = self
+            // A batch presents no holder: `current_holder` applies to no
+            // border event, and event_draft refuses it for them.
+            let (event, _) = self
                 .event_draft(
                     &caller,
                     kind,
@@ -343,14 +401,24 @@ impl RegistryService for RegistryApi {
                 .map_err(|e| status(e.within(&field)))?;
             drafts.push((id, event));
         }
-        match self.store.record_events(&key, drafts, draft.clone()).await {
+        let robots: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
+        match self
+            .store
+            .record_events(&key, &caller, drafts, draft.clone())
+            .await
+        {
             Ok(events) => Ok(Response::new(pb::RecordEventsResponse {
-                events: events.iter().map(event_to_wire).collect(),
+                events: events
+                    .iter()
+                    .map(|event| event_to_wire(event, Tier::Authority))
+                    .collect(),
             })),
-            Err((robot, error)) => {
+            Err((place, error)) => {
                 let mut error = write_error(error);
-                if let Some(robot) = robot {
-                    error = error.with_metadata("robot_id", robot.as_str());
+                if let Some(i) = place {
+                    error = error
+                        .within(&format!("events[{i}]"))
+                        .with_metadata("robot_id", robots[i].as_str());
                 }
                 Err(self.refuse(draft, status(error)).await)
             }
@@ -370,7 +438,7 @@ impl RegistryService for RegistryApi {
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
         let size = PageLimits::STANDARD.size(page_size).map_err(status)?;
         let draft = access(&caller, "ListEvents", Some(&id));
-        if let Err(error) = authz::require_manufacturer_scope(&caller, id.manufacturer().as_str()) {
+        if let Err(error) = authz::require_robot_scope(&caller, &self.home, &id) {
             return Err(self.refuse(draft, status(error)).await);
         }
         let scope = format!("robots/{id}/events");
@@ -383,9 +451,10 @@ impl RegistryService for RegistryApi {
                 ))
             })?,
         };
-        if after == 0 && self.store.robot(&id).await.map_err(status)?.is_none() {
+        let Some(robot) = self.store.robot(&id).await.map_err(status)? else {
             return Err(write_status(WriteError::RobotNotFound(id)));
-        }
+        };
+        let tier = authz::tier(&caller, &self.home, robot.standing.holder.as_ref());
         self.log_read(draft).await?;
         // One more than asked tells whether another page follows.
         let mut events = self
@@ -401,8 +470,12 @@ impl RegistryService for RegistryApi {
             String::new()
         };
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.iter().map(event_to_wire).collect(),
+            events: events
+                .iter()
+                .map(|event| event_to_wire(event, tier))
+                .collect(),
             next_page_token,
+            tier: tier_to_wire(tier).into(),
         }))
     }
 
@@ -414,7 +487,7 @@ impl RegistryService for RegistryApi {
         let pb::VerifyHistoryRequest { robot_id: id } = request.into_inner();
         let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
         let draft = access(&caller, "VerifyHistory", Some(&id));
-        if let Err(error) = authz::require_manufacturer_scope(&caller, id.manufacturer().as_str()) {
+        if let Err(error) = authz::require_robot_scope(&caller, &self.home, &id) {
             return Err(self.refuse(draft, status(error)).await);
         }
         self.log_read(draft).await?;
@@ -431,13 +504,19 @@ impl RegistryService for RegistryApi {
                 head_hash: head.to_hex(),
                 first_broken_sequence: 0,
                 problem: String::new(),
+                problem_kind: pb::HistoryProblem::Unspecified.into(),
             },
-            ChainVerdict::Broken { sequence, problem } => pb::VerifyHistoryResponse {
+            ChainVerdict::Broken {
+                sequence,
+                kind,
+                problem,
+            } => pb::VerifyHistoryResponse {
                 intact: false,
                 event_count: 0,
                 head_hash: String::new(),
                 first_broken_sequence: sequence as i64,
                 problem,
+                problem_kind: history_problem_to_wire(kind).into(),
             },
         };
         Ok(Response::new(response))
@@ -461,15 +540,24 @@ impl RegistryService for RegistryApi {
             model_code,
             robot_ids,
             reason,
+            country_code,
         } = message;
+        let country = if country_code.is_empty() {
+            self.home.clone()
+        } else {
+            CountryCode::parse(&country_code)
+                .map_err(|e| status(ApiError::invalid_argument("country_code", e)))?
+        };
         let manufacturer = ManufacturerCode::parse(&manufacturer_code)
             .map_err(|e| status(ApiError::invalid_argument("manufacturer_code", e)))?;
         let draft = access(
             &caller,
-            format!("CreateRecall({manufacturer_code}/{model_code})"),
+            format!("CreateRecall({country}{manufacturer_code}/{model_code})"),
             None,
         );
-        if let Err(error) = authz::require_manufacturer_scope(&caller, manufacturer.as_str()) {
+        if let Err(error) =
+            authz::require_model_scope(&caller, &self.home, &country, manufacturer.as_str())
+        {
             return Err(self.refuse(draft, status(error)).await);
         }
         let model = ModelCode::parse(&model_code)
@@ -486,32 +574,124 @@ impl RegistryService for RegistryApi {
                 format!("at most {MAX_RECALL_ROBOTS}; leave empty to recall the whole model"),
             )));
         }
-        let robot_ids = robot_ids
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                let field = format!("robot_ids[{i}]");
-                let id = robot_id(&field, value, &self.home)?;
-                if id.manufacturer() != manufacturer || id.model() != model {
-                    return Err(ApiError::invalid_argument(
-                        field,
-                        "not a robot of the recalled model",
-                    ));
-                }
-                Ok(id)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(status)?;
+        let mut listed = Vec::with_capacity(robot_ids.len());
+        let mut seen = std::collections::HashSet::with_capacity(robot_ids.len());
+        for (i, value) in robot_ids.iter().enumerate() {
+            let field = format!("robot_ids[{i}]");
+            let id = robot_id(&field, value, &self.home).map_err(status)?;
+            if id.country() != country || id.manufacturer() != manufacturer || id.model() != model {
+                return Err(status(ApiError::invalid_argument(
+                    field,
+                    "not a robot of the recalled model",
+                )));
+            }
+            // A robot listed twice is recalled once.
+            if seen.insert(id.clone()) {
+                listed.push(id);
+            }
+        }
         let recall = RecallDraft {
+            country,
             manufacturer,
             model,
-            robot_ids,
+            robot_ids: listed,
             reason,
         };
         let recall = match self.store.create_recall(&key, recall, draft.clone()).await {
             Ok(recall) => recall,
             Err(error) => return Err(self.refuse(draft, write_status(error)).await),
         };
+        Ok(Response::new(recall_to_wire(&recall)))
+    }
+
+    async fn list_recalls(
+        &self,
+        request: Request<pb::ListRecallsRequest>,
+    ) -> Result<Response<pb::ListRecallsResponse>, Status> {
+        let caller = Caller::of(&request);
+        let pb::ListRecallsRequest {
+            page_size,
+            page_token,
+            country_code,
+            manufacturer_code,
+            model_code,
+        } = request.into_inner();
+        let size = PageLimits::STANDARD.size(page_size).map_err(status)?;
+        let mut filter = RecallFilter {
+            country: non_empty_code("country_code", &country_code, CountryCode::parse)
+                .map_err(status)?,
+            manufacturer: non_empty_code(
+                "manufacturer_code",
+                &manufacturer_code,
+                ManufacturerCode::parse,
+            )
+            .map_err(status)?,
+            model: non_empty_code("model_code", &model_code, ModelCode::parse).map_err(status)?,
+        };
+        if filter.model.is_some() && filter.manufacturer.is_none() {
+            return Err(status(ApiError::invalid_argument(
+                "model_code",
+                "a model is named within its manufacturer: give manufacturer_code too",
+            )));
+        }
+        // A manufacturer lists its own recalls: of its code, in its country.
+        if caller.role == robotid_platform::identity::Role::Manufacturer {
+            let own = ManufacturerCode::parse(&caller.organization)
+                .map_err(|_| status(authz::denied(&caller, "list recalls")))?;
+            let country = filter
+                .country
+                .get_or_insert_with(|| self.home.clone())
+                .clone();
+            let manufacturer = filter.manufacturer.get_or_insert(own).clone();
+            authz::require_model_scope(&caller, &self.home, &country, manufacturer.as_str())
+                .map_err(status)?;
+        }
+        let scope = format!(
+            "recalls/{}/{}/{}",
+            country_code, manufacturer_code, model_code
+        );
+        let before = page_before(&scope, &page_token).map_err(status)?;
+        let mut rows = self
+            .store
+            .recalls(&filter, before, size + 1)
+            .await
+            .map_err(status)?;
+        let next_page_token = next_page_before(&scope, &mut rows, size);
+        Ok(Response::new(pb::ListRecallsResponse {
+            recalls: rows
+                .iter()
+                .map(|(_, recall)| recall_to_wire(recall))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_recall(
+        &self,
+        request: Request<pb::GetRecallRequest>,
+    ) -> Result<Response<pb::Recall>, Status> {
+        let caller = Caller::of(&request);
+        let pb::GetRecallRequest { name } = request.into_inner();
+        let id = recall_id(&name).ok_or_else(|| {
+            status(ApiError::invalid_argument(
+                "name",
+                "a recall name, `recalls/{id}`",
+            ))
+        })?;
+        let not_found = || status(ApiError::not_found("RECALL_NOT_FOUND", &name));
+        let recall = self
+            .store
+            .recall(id)
+            .await
+            .map_err(status)?
+            .ok_or_else(not_found)?;
+        authz::require_model_scope(
+            &caller,
+            &self.home,
+            &recall.country,
+            recall.manufacturer.as_str(),
+        )
+        .map_err(status)?;
         Ok(Response::new(recall_to_wire(&recall)))
     }
 
@@ -566,17 +746,20 @@ impl RegistryService for RegistryApi {
                 let broken = chains
                     .as_ref()
                     .is_some_and(|chains| matches!(chains[index], ChainVerdict::Broken { .. }));
-                let reason = match robot.state.apply(intended) {
+                // A broken history first: the robot's record is then not to
+                // be believed, whatever it says.
+                let state = robot.standing.state;
+                let reason = match state.apply(intended) {
+                    _ if broken => "HISTORY_BROKEN",
                     Err(refusal) => refusal.reason(),
-                    Ok(_) if broken => "HISTORY_BROKEN",
                     Ok(_) => "",
                 };
                 pb::EligibilityVerdict {
                     robot_id: id.as_str().to_owned(),
                     eligible: reason.is_empty(),
                     reason: reason.to_owned(),
-                    status: status_to_wire(robot.state.status).into(),
-                    jurisdiction: jurisdiction_to_wire(robot.state.jurisdiction).into(),
+                    status: status_to_wire(state.status).into(),
+                    jurisdiction: jurisdiction_to_wire(state.jurisdiction).into(),
                     manufacturer_name: robot.manufacturer_name.clone(),
                     model_name: robot.model_name.clone(),
                 }
@@ -605,15 +788,7 @@ impl RegistryService for RegistryApi {
             "accessLog/{}",
             filter.as_ref().map(RobotId::as_str).unwrap_or("-")
         );
-        let before = match decode_token(&scope, &page_token).map_err(status)? {
-            None => i64::MAX,
-            Some(key) => key.parse::<i64>().map_err(|_| {
-                status(ApiError::invalid_argument(
-                    "page_token",
-                    "not a page token of this list",
-                ))
-            })?,
-        };
+        let before = page_before(&scope, &page_token).map_err(status)?;
         self.log_read(access(&caller, "ListAccessLog", filter.as_ref()))
             .await?;
         let pool = &self.store.database().pool;
@@ -621,14 +796,7 @@ impl RegistryService for RegistryApi {
             access_log::list(pool, filter.as_ref().map(RobotId::as_str), before, size + 1)
                 .await
                 .map_err(status)?;
-        let next_page_token = if rows.len() > size as usize {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|(id, _)| encode_token(&scope, &id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page_before(&scope, &mut rows, size);
         let entries = rows
             .into_iter()
             .map(|(_, entry)| pb::AccessLogEntry {
@@ -641,6 +809,7 @@ impl RegistryService for RegistryApi {
                 outcome: entry.outcome,
                 previous_hash: entry.previous_hash.to_hex(),
                 hash: entry.hash.to_hex(),
+                robot_count: entry.batch.map_or(0, |batch| batch.count as i64),
             })
             .collect();
         Ok(Response::new(pb::ListAccessLogResponse {
@@ -675,4 +844,41 @@ impl RegistryService for RegistryApi {
             },
         }))
     }
+}
+
+/// An optional code field: empty is absent, anything else must parse.
+fn non_empty_code<T, E: std::fmt::Display>(
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse(value)
+        .map(Some)
+        .map_err(|e| ApiError::invalid_argument(field, e))
+}
+
+/// Where a page of a list ordered by descending id starts: below the id a
+/// token names, or at the top.
+fn page_before(scope: &str, page_token: &str) -> Result<i64, ApiError> {
+    match decode_token(scope, page_token)? {
+        None => Ok(i64::MAX),
+        Some(key) => key
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid_argument("page_token", "not a page token of this list")),
+    }
+}
+
+/// Cuts `rows` (one more than `size` were asked for) to the page, and the
+/// token of the next page: empty when this one is the last.
+fn next_page_before<T>(scope: &str, rows: &mut Vec<(i64, T)>, size: u32) -> String {
+    if rows.len() <= size as usize {
+        return String::new();
+    }
+    rows.truncate(size as usize);
+    rows.last()
+        .map(|(id, _)| encode_token(scope, &id.to_string()))
+        .unwrap_or_default()
 }

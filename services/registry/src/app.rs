@@ -43,7 +43,9 @@ impl App {
         let tls = config.server.tls.load()?;
         let options = config.server.serve_options(tls);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
-        let api = RegistryApi::new(RegistryStore::new(db), home, holder_key);
+        let store = RegistryStore::new(db);
+        store.adopt_unplaced_recalls(&home).await?;
+        let api = RegistryApi::new(store, home, holder_key);
         Ok(Self { server, api })
     }
 

@@ -3,11 +3,12 @@
 //! here until it is handled.
 
 use robotid_domain::code::CountryCode;
-use robotid_domain::history::{Event, EventDetails};
+use robotid_domain::history::{ChainProblem, Event, EventDetails};
 use robotid_domain::holder::{Holder, HolderKey};
 use robotid_domain::lifecycle::{EventKind, Jurisdiction, RobotState, Status};
 use robotid_domain::robot::{ImportOrigin, Production, Recall, Registration, Robot};
 use robotid_domain::time::Timestamp;
+use robotid_platform::authz::Tier;
 use robotid_platform::error::ApiError;
 use robotid_platform::wire::status_to_wire;
 use robotid_platform::wire::{non_empty, robot_id, timestamp_from_wire, timestamp_to_wire};
@@ -107,10 +108,12 @@ fn holder_to_wire(holder: &Holder) -> common::Holder {
     common::Holder { kind: Some(kind) }
 }
 
+/// An event's details, and the holder the call presented
+/// (`current_holder`, as its keyed hash: never stored).
 pub fn details_from_wire(
     details: Option<pb::EventDetails>,
     key: &HolderKey,
-) -> Result<EventDetails, ApiError> {
+) -> Result<(EventDetails, Option<Holder>), ApiError> {
     let pb::EventDetails {
         holder,
         country_code,
@@ -119,8 +122,15 @@ pub fn details_from_wire(
         component,
         firmware_version,
         reference,
+        current_holder,
     } = details.unwrap_or_default();
-    Ok(EventDetails {
+    let presented = non_empty(current_holder)
+        .map(|reference| {
+            Holder::private(key, &reference)
+                .map_err(|e| ApiError::invalid_argument("details.current_holder", e))
+        })
+        .transpose()?;
+    let details = EventDetails {
         holder: holder
             .map(|holder| holder_from_wire("details.holder", holder, key))
             .transpose()?,
@@ -130,7 +140,8 @@ pub fn details_from_wire(
         component: non_empty(component),
         firmware_version: non_empty(firmware_version),
         reference: non_empty(reference),
-    })
+    };
+    Ok((details, presented))
 }
 
 fn details_to_wire(details: &EventDetails) -> pb::EventDetails {
@@ -142,28 +153,81 @@ fn details_to_wire(details: &EventDetails) -> pb::EventDetails {
         component: details.component.clone().unwrap_or_default(),
         firmware_version: details.firmware_version.clone().unwrap_or_default(),
         reference: details.reference.clone().unwrap_or_default(),
+        current_holder: String::new(),
     }
 }
 
-pub fn event_to_wire(event: &Event) -> pb::Event {
+/// An event as `tier` sees it: below AUTHORITY without its holder, and for
+/// the events that say who has the robot (sales, transfers, theft reports)
+/// without their notes and references, which may name people.
+pub fn event_to_wire(event: &Event, tier: Tier) -> pb::Event {
+    let mut details = details_to_wire(&event.details);
+    let mut redacted = false;
+    if tier < Tier::Authority {
+        let personal = matches!(
+            event.kind,
+            EventKind::Sold
+                | EventKind::OwnershipTransferred
+                | EventKind::ReportedStolen
+                | EventKind::Recovered
+        );
+        redacted = details.holder.take().is_some();
+        if personal {
+            redacted |= !details.note.is_empty() || !details.reference.is_empty();
+            details.note.clear();
+            details.reference.clear();
+        }
+    }
     pb::Event {
         robot_id: event.robot_id.as_str().to_owned(),
         sequence: event.sequence as i64,
         r#type: event_kind_to_wire(event.kind).into(),
-        details: Some(details_to_wire(&event.details)),
+        details: Some(details),
         occur_time: Some(timestamp_to_wire(event.occurred_at)),
         record_time: Some(timestamp_to_wire(event.recorded_at)),
         actor: event.actor.clone(),
         previous_hash: event.previous_hash.to_hex(),
         hash: event.hash.to_hex(),
         status_after: status_to_wire(event.status_after).into(),
+        redacted,
     }
 }
 
-/// The public card (manufacturer, model, production date, status, open
-/// recall) or everything the registry holds.
-pub fn robot_to_wire(robot: &Robot, view: pb::RobotView) -> pb::Robot {
+pub fn tier_to_wire(tier: Tier) -> pb::AccessTier {
+    match tier {
+        Tier::Public => pb::AccessTier::Public,
+        Tier::Participant => pb::AccessTier::Participant,
+        Tier::Authority => pb::AccessTier::Authority,
+    }
+}
+
+/// A recall as a robot's card shows it: its name, reason and time.
+pub type RecallNotice = (String, String, Timestamp);
+
+/// The robot as `tier` sees it (see the `Robot` message for which field
+/// each tier sees): `notices` are its open recalls' reasons.
+pub fn robot_to_wire(
+    robot: &Robot,
+    view: pb::RobotView,
+    tier: Tier,
+    notices: &[RecallNotice],
+) -> pb::Robot {
     let id = &robot.robot_id;
+    let standing = &robot.standing;
+    let open_recalls: Vec<pb::OpenRecall> = standing
+        .open_recalls
+        .iter()
+        .map(|name| {
+            let notice = notices.iter().find(|(notice, ..)| notice == name);
+            pb::OpenRecall {
+                name: name.clone(),
+                reason: notice
+                    .map(|(_, reason, _)| reason.clone())
+                    .unwrap_or_default(),
+                create_time: notice.map(|(.., created_at)| timestamp_to_wire(*created_at)),
+            }
+        })
+        .collect();
     let mut wire = pb::Robot {
         robot_id: id.as_str().to_owned(),
         display_id: id.display(),
@@ -173,30 +237,48 @@ pub fn robot_to_wire(robot: &Robot, view: pb::RobotView) -> pb::Robot {
         serial: id.serial().as_str().to_owned(),
         manufacturer_name: robot.manufacturer_name.clone(),
         model_name: robot.model_name.clone(),
-        status: status_to_wire(robot.state.status).into(),
-        recalled: robot.state.holds.recalled,
+        status: status_to_wire(standing.state.status).into(),
+        recalled: standing.state.holds.recalled(),
         production: Some(common::Production {
             production_time: robot.production.produced_at.map(timestamp_to_wire),
             factory: String::new(),
         }),
-        open_recall: robot.open_recall.clone().unwrap_or_default(),
+        open_recall: standing.open_recalls.first().cloned().unwrap_or_default(),
         view: view.into(),
+        open_recalls,
+        tier: tier_to_wire(tier).into(),
+        stolen: standing.state.holds.stolen,
+        jurisdiction: jurisdiction_to_wire(standing.state.jurisdiction).into(),
+        origin_country: robot.origin_country.clone().unwrap_or_default(),
         ..pb::Robot::default()
     };
-    if view == pb::RobotView::Full {
+    if tier >= Tier::Participant {
         if let Some(production) = &mut wire.production {
             production.factory = robot.production.factory.clone().unwrap_or_default();
         }
-        wire.stolen = robot.state.holds.stolen;
-        wire.jurisdiction = jurisdiction_to_wire(robot.state.jurisdiction).into();
-        wire.holder = robot.holder.as_ref().map(holder_to_wire);
-        wire.origin_country = robot.origin_country.clone().unwrap_or_default();
         wire.event_count = robot.event_count as i64;
         wire.head_hash = robot.head_hash.to_hex();
         wire.register_time = Some(timestamp_to_wire(robot.registered_at));
         wire.update_time = Some(timestamp_to_wire(robot.updated_at));
     }
+    if tier >= Tier::Authority {
+        wire.holder = standing.holder.as_ref().map(holder_to_wire);
+    }
     wire
+}
+
+pub fn history_problem_to_wire(problem: ChainProblem) -> pb::HistoryProblem {
+    use pb::HistoryProblem as P;
+    match problem {
+        ChainProblem::EventMissing => P::EventMissing,
+        ChainProblem::EventUnlinked => P::EventUnlinked,
+        ChainProblem::EventChanged => P::EventChanged,
+        ChainProblem::EventUnreadable => P::EventUnreadable,
+        ChainProblem::EventNotAllowed => P::EventNotAllowed,
+        ChainProblem::EventsRemoved => P::EventsRemoved,
+        ChainProblem::HeadMismatch => P::HeadMismatch,
+        ChainProblem::RecordDiffers => P::RobotRecordDiffers,
+    }
 }
 
 /// One registration and the time of its first event.
@@ -309,5 +391,8 @@ pub fn recall_to_wire(recall: &Recall) -> pb::Recall {
         reason: recall.reason.clone(),
         affected_robot_count: recall.affected_robot_count as i64,
         create_time: Some(timestamp_to_wire(recall.created_at)),
+        country_code: recall.country.as_str().to_owned(),
+        skipped_robot_count: recall.skipped_robot_count as i64,
+        listed_robot_count: recall.listed_robot_count as i64,
     }
 }

@@ -7,17 +7,20 @@
 //! on one robot queue up and its history stays one linear chain.
 
 use robotid_domain::access::AccessDraft;
-use robotid_domain::code::{ManufacturerCode, ModelCode, RobotId};
+use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::history::{
     ChainVerdict, ChainVerifier, Digest, Event, EventDetails, EventDraft,
 };
 use robotid_domain::holder::Holder;
 use robotid_domain::lifecycle::{EventKind, Holds, Jurisdiction, Refusal, RobotState, Status};
-use robotid_domain::robot::{Production, Recall, Registration, Robot};
+use robotid_domain::robot::{Production, Recall, RecordError, Registration, Robot};
+use robotid_domain::standing::Standing;
 use robotid_domain::time::Timestamp;
+use robotid_platform::authz::{self, Custody};
 use robotid_platform::db::{Database, placeholders, value_rows};
 use robotid_platform::error::{ApiError, TRANSACTION_CONFLICT};
 use robotid_platform::idempotency::{self, Claim, RequestKey};
+use robotid_platform::identity::Caller;
 
 use std::collections::HashMap;
 
@@ -32,6 +35,9 @@ pub enum WriteError {
     RobotNotFound(RobotId),
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The event is dated before the robot's first event.
+    #[error("the event happened before the robot was issued")]
+    BeforeIssue { issued_at: Timestamp },
     #[error("robot {0} is already registered with different data")]
     Conflict(RobotId),
     #[error(transparent)]
@@ -41,6 +47,15 @@ pub enum WriteError {
 impl From<sqlx::Error> for WriteError {
     fn from(error: sqlx::Error) -> Self {
         WriteError::Api(error.into())
+    }
+}
+
+impl From<RecordError> for WriteError {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::Refused(refusal) => WriteError::Refused(refusal),
+            RecordError::BeforeIssue { issued_at } => WriteError::BeforeIssue { issued_at },
+        }
     }
 }
 
@@ -54,20 +69,35 @@ pub struct RegisterOutcome {
 /// A recall to open.
 #[derive(Debug, Clone)]
 pub struct RecallDraft {
+    pub country: CountryCode,
     pub manufacturer: ManufacturerCode,
     pub model: ModelCode,
+    /// Distinct, in the order listed; empty for the whole model.
     pub robot_ids: Vec<RobotId>,
     pub reason: String,
 }
 
+/// Which recalls to list.
+#[derive(Debug, Clone, Default)]
+pub struct RecallFilter {
+    pub country: Option<CountryCode>,
+    pub manufacturer: Option<ManufacturerCode>,
+    pub model: Option<ModelCode>,
+}
+
 /// One `RecordEvent` to serve: its request key, the robot, the event and
-/// the access log entry that goes with it when it is written.
+/// the access log entry that goes with it when it is written; who asks,
+/// and the holder it presented, for the rules that depend on the robot
+/// (see `authz::require_custody`).
 #[derive(Debug, Clone)]
 pub struct EventRequest {
     pub key: RequestKey,
     pub robot_id: RobotId,
     pub draft: EventDraft,
     pub access: AccessDraft,
+    pub caller: Caller,
+    /// The keyed hash of `EventDetails.current_holder`.
+    pub presented_holder: Option<Holder>,
 }
 
 #[derive(Clone)]
@@ -80,16 +110,23 @@ pub struct RegistryStore {
 macro_rules! robot_columns {
     () => {
         "robot_id, manufacturer_name, model_name, produced_at, factory, status, recalled, stolen, \
-         jurisdiction, holder_kind, holder, open_recall, origin_country, event_count, head_hash, \
-         registered_at, updated_at"
+         jurisdiction, holder_kind, holder, open_recalls, stolen_by, origin_country, issued_at, \
+         event_count, head_hash, registered_at, updated_at"
     };
 }
 
 macro_rules! event_columns {
     () => {
         "robot_id, sequence, kind, holder_kind, holder, country, recall, note, component, \
-         firmware_version, reference, occurred_at, recorded_at, actor, status_after, \
+         firmware_version, reference, occurred_at, recorded_at, actor, status_after, version, \
          previous_hash, hash"
+    };
+}
+
+macro_rules! recall_columns {
+    () => {
+        "id, country_code, manufacturer_code, model_code, robot_ids, listed_robot_count, reason, \
+         affected_robot_count, skipped_robot_count, created_at"
     };
 }
 
@@ -97,10 +134,6 @@ const SELECT_ROBOT: &str = concat!(
     "SELECT ",
     robot_columns!(),
     " FROM robots WHERE robot_id = $1"
-);
-const LOCK_ROBOT: &str = concat!(
-    "UPDATE robots SET updated_at = updated_at WHERE robot_id = $1 RETURNING ",
-    robot_columns!()
 );
 const SELECT_ROBOTS: &str = concat!("SELECT ", robot_columns!(), " FROM robots");
 const SELECT_EVENTS: &str = concat!("SELECT ", event_columns!(), " FROM events");
@@ -115,7 +148,7 @@ const SELECT_EVENT: &str = concat!(
     " FROM events WHERE robot_id = $1 AND sequence = $2"
 );
 
-/// Rows per multi-row INSERT: 500 × 19 columns stays under SQLite's 32,766
+/// Rows per multi-row INSERT: 500 × 21 columns stays under SQLite's 32,766
 /// bound parameters.
 const INSERT_CHUNK: usize = 500;
 
@@ -276,13 +309,13 @@ impl RegistryStore {
             let request = &requests[i];
             let outcome = match robots.get_mut(&request.robot_id) {
                 None => Err(WriteError::RobotNotFound(request.robot_id.clone())),
-                Some(robot) => match robot.record(request.draft.clone(), now) {
-                    Ok((next, event)) => {
-                        *robot = next;
-                        Ok(event)
-                    }
-                    Err(refusal) => Err(refusal.into()),
-                },
+                Some(robot) => record_on(
+                    robot,
+                    &request.caller,
+                    request.draft.clone(),
+                    request.presented_holder.as_ref(),
+                    now,
+                ),
             };
             match &outcome {
                 Ok(event) => {
@@ -317,15 +350,16 @@ impl RegistryStore {
             .collect())
     }
 
-    /// Appends several events, in order, all in one transaction: every one
-    /// of them or, when the lifecycle refuses one, none. The error names the
-    /// robot that was refused.
+    /// Appends several events by `caller`, in order, all in one
+    /// transaction: every one of them or, when one is refused, none. The
+    /// error names the place of the event that was refused.
     pub async fn record_events(
         &self,
         key: &RequestKey,
+        caller: &Caller,
         drafts: Vec<(RobotId, EventDraft)>,
         access: AccessDraft,
-    ) -> Result<Vec<Event>, (Option<RobotId>, WriteError)> {
+    ) -> Result<Vec<Event>, (Option<usize>, WriteError)> {
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await.map_err(unattributed)?;
         if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros())
@@ -347,7 +381,7 @@ impl RegistryStore {
             }
             return Ok(events);
         }
-        let events = append_events(&mut tx, drafts, now).await?;
+        let events = append_events(&mut tx, caller, drafts, now).await?;
         let sequences: Vec<String> = events.iter().map(|e| e.sequence.to_string()).collect();
         idempotency::complete(&mut tx, key, &sequences.join(","))
             .await
@@ -359,44 +393,53 @@ impl RegistryStore {
         Ok(events)
     }
 
-    /// Opens a recall and records RECALL_ISSUED on every affected robot, in
-    /// one transaction. Robots past the end of their life (decommissioned,
-    /// recycled) or abroad-only states the lifecycle refuses are skipped.
+    /// Opens a recall and records RECALL_ISSUED on every robot it holds, in
+    /// one transaction: the listed robots, or every robot of the model (of
+    /// the recall's country). Robots past the end of their life
+    /// (decommissioned, recycled) are skipped and counted; a listed robot
+    /// that is not registered fails the recall. The access entry names every
+    /// robot recalled.
     pub async fn create_recall(
         &self,
         key: &RequestKey,
         draft: RecallDraft,
-        access: AccessDraft,
+        mut access: AccessDraft,
     ) -> Result<Recall, WriteError> {
         let actor = access.caller.clone();
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
         if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
             let id: i64 = result.parse().map_err(|_| corrupt("request result"))?;
-            return Ok(load_recall(&mut tx, id).await?);
+            return load_recall(&mut tx, id)
+                .await?
+                .ok_or_else(|| WriteError::Api(corrupt("request result")));
         }
 
         let listed: Vec<&str> = draft.robot_ids.iter().map(RobotId::as_str).collect();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO recalls (manufacturer_code, model_code, robot_ids, reason, \
-             affected_robot_count, created_at) VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
+            "INSERT INTO recalls (country_code, manufacturer_code, model_code, robot_ids, \
+             listed_robot_count, reason, affected_robot_count, skipped_robot_count, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7) RETURNING id",
         )
+        .bind(draft.country.as_str())
         .bind(draft.manufacturer.as_str())
         .bind(draft.model.as_str())
         .bind(listed.join(","))
+        .bind(listed.len() as i64)
         .bind(&draft.reason)
         .bind(now.as_micros())
         .fetch_one(&mut *tx)
         .await?;
-        let name = format!("recalls/{id}");
+        let name = recall_name(id);
 
         let targets: Vec<RobotId> = if draft.robot_ids.is_empty() {
             let rows: Vec<String> = sqlx::query_scalar(
                 "SELECT robot_id FROM robots WHERE manufacturer_code = $1 AND model_code = $2 \
-                 ORDER BY robot_id",
+                 AND substr(robot_id, 1, 2) = $3 ORDER BY robot_id",
             )
             .bind(draft.manufacturer.as_str())
             .bind(draft.model.as_str())
+            .bind(draft.country.as_str())
             .fetch_all(&mut *tx)
             .await?;
             rows.iter()
@@ -406,36 +449,143 @@ impl RegistryStore {
             draft.robot_ids.clone()
         };
 
-        let mut affected = 0_i64;
+        let mut robots = lock_robots(&mut tx, targets.clone()).await?;
+        let mut events = Vec::with_capacity(targets.len());
+        let mut recalled = Vec::with_capacity(targets.len());
+        let mut skipped = 0_i64;
         for robot_id in &targets {
-            let draft = EventDraft {
+            let robot = robots
+                .get_mut(robot_id)
+                .ok_or_else(|| WriteError::RobotNotFound(robot_id.clone()))?;
+            let event = EventDraft {
                 kind: EventKind::RecallIssued,
                 details: EventDetails {
                     recall: Some(name.clone()),
                     note: Some(draft.reason.clone()),
                     ..EventDetails::default()
                 },
-                occurred_at: now,
+                // A recall reaches a robot no earlier than it was issued.
+                occurred_at: now.max(robot.issued_at),
                 actor: actor.clone(),
             };
-            match append_event(&mut tx, robot_id, draft, now).await {
-                Ok(_) => affected += 1,
-                Err(WriteError::Refused(refusal)) => {
-                    tracing::debug!(%robot_id, reason = refusal.reason(), "robot not affected by recall");
+            match robot.record(event, now) {
+                Ok((next, event)) => {
+                    *robot = next;
+                    events.push(event);
+                    recalled.push(robot_id);
                 }
-                Err(error) => return Err(error),
+                Err(RecordError::Refused(Refusal::Recycled | Refusal::Decommissioned)) => {
+                    skipped += 1;
+                }
+                Err(error) => return Err(error.into()),
             }
         }
-        sqlx::query("UPDATE recalls SET affected_robot_count = $1 WHERE id = $2")
-            .bind(affected)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in events.chunks(INSERT_CHUNK) {
+            insert_events(&mut tx, chunk).await?;
+        }
+        let changed: Vec<&Robot> = recalled.iter().filter_map(|id| robots.get(*id)).collect();
+        for chunk in changed.chunks(INSERT_CHUNK) {
+            update_robots(&mut tx, chunk).await?;
+        }
+        sqlx::query(
+            "UPDATE recalls SET affected_robot_count = $1, skipped_robot_count = $2 WHERE id = $3",
+        )
+        .bind(events.len() as i64)
+        .bind(skipped)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         idempotency::complete(&mut tx, key, &id.to_string()).await?;
+        access.robots = recalled.iter().map(|id| id.as_str().to_owned()).collect();
         access_log::append(&mut tx, access).await?;
-        let recall = load_recall(&mut tx, id).await?;
+        let recall = load_recall(&mut tx, id)
+            .await?
+            .ok_or_else(|| WriteError::Api(corrupt("recalls")))?;
         tx.commit().await?;
         Ok(recall)
+    }
+
+    /// One recall, `recalls/{id}`, with the robots it listed.
+    pub async fn recall(&self, id: i64) -> Result<Option<Recall>, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        load_recall(&mut connection, id).await
+    }
+
+    /// Up to `limit` recalls older than `before_id` (newest first) that
+    /// `filter` admits, without the robots they listed (a recall may list
+    /// 10,000), each with its id for paging.
+    pub async fn recalls(
+        &self,
+        filter: &RecallFilter,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Recall)>, ApiError> {
+        // Absent filters match everything: `$n = ''` is true for them.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            recall_columns!(),
+            " FROM recalls WHERE id < $1 AND ($2 = '' OR country_code = $2) \
+             AND ($3 = '' OR manufacturer_code = $3) AND ($4 = '' OR model_code = $4) \
+             ORDER BY id DESC LIMIT $5"
+        ))
+        .bind(before_id)
+        .bind(filter.country.as_ref().map_or("", |c| c.as_str()))
+        .bind(filter.manufacturer.as_ref().map_or("", |m| m.as_str()))
+        .bind(filter.model.as_ref().map_or("", |m| m.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, recall_from_row(row, false)?)))
+            .collect()
+    }
+
+    /// The reason and creation time of each named recall (`recalls/{id}`),
+    /// in the order named; names of no recall are left out.
+    pub async fn recall_notices(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(String, String, Timestamp)>, ApiError> {
+        let ids: Vec<i64> = names.iter().filter_map(|name| recall_id(name)).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, reason, created_at FROM recalls WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
+        let mut found: HashMap<i64, (String, Timestamp)> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(
+                row.try_get("id")?,
+                (
+                    row.try_get("reason")?,
+                    Timestamp::from_micros(row.try_get("created_at")?),
+                ),
+            );
+        }
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                let (reason, created_at) = found.get(&recall_id(name)?)?.clone();
+                Some((name.clone(), reason, created_at))
+            })
+            .collect())
+    }
+
+    /// Gives recalls of a whole model made before recalls named their
+    /// country this registry's (`home`), which they were of.
+    pub async fn adopt_unplaced_recalls(&self, home: &CountryCode) -> Result<(), ApiError> {
+        sqlx::query("UPDATE recalls SET country_code = $1 WHERE country_code = ''")
+            .bind(home.as_str())
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
     }
 
     /// Up to `limit` events after `after_sequence`, oldest first.
@@ -454,7 +604,8 @@ impl RegistryStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    /// Walks a robot's stored history; `None` if the robot is unknown.
+    /// Walks a robot's stored history, replays it and compares the robot's
+    /// record with where it leads; `None` if the robot is unknown.
     pub async fn verify(&self, robot_id: &RobotId) -> Result<Option<ChainVerdict>, ApiError> {
         let mut connection = self.db.pool.acquire().await?;
         let Some(robot) = load_robot(&mut connection, robot_id).await? else {
@@ -473,10 +624,10 @@ impl RegistryStore {
             let ids: Vec<&str> = chunk.iter().map(|robot| robot.robot_id.as_str()).collect();
             let order = " ORDER BY robot_id, sequence";
             let rows = fetch_by_robot_ids(&mut connection, SELECT_EVENTS, order, &ids).await?;
-            let mut chains: HashMap<String, Chain> = HashMap::with_capacity(chunk.len());
+            let mut chains: HashMap<String, ChainVerifier> = HashMap::with_capacity(chunk.len());
             for row in &rows {
                 let robot_id: String = row.try_get("robot_id")?;
-                chains.entry(robot_id).or_default().push(row);
+                push_row(chains.entry(robot_id).or_default(), row);
             }
             for robot in chunk {
                 let chain = chains.remove(robot.robot_id.as_str()).unwrap_or_default();
@@ -487,53 +638,51 @@ impl RegistryStore {
     }
 }
 
-/// Checks `draft` against the robot's state and appends it, inside the
-/// caller's transaction.
-async fn append_event(
-    tx: &mut AnyConnection,
-    robot_id: &RobotId,
+/// Appends `draft` by `caller` to `robot` (locked) in memory, if the
+/// caller may record it on this robot (its holder, its theft report) and
+/// the rules allow it; `robot` becomes the robot after it.
+fn record_on(
+    robot: &mut Robot,
+    caller: &Caller,
     draft: EventDraft,
+    presented_holder: Option<&Holder>,
     now: Timestamp,
 ) -> Result<Event, WriteError> {
-    // A write that reads: the no-op update takes the row lock (PostgreSQL)
-    // or the write lock (SQLite), so that no other event is appended in
-    // between, and returns the robot as locked, in one round trip.
-    let row = sqlx::query(LOCK_ROBOT)
-        .bind(robot_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| WriteError::RobotNotFound(robot_id.clone()))?;
-    let robot = robot_from_row(&row)?;
+    let custody = Custody {
+        holder: robot.standing.holder.as_ref(),
+        stolen_by: robot.standing.stolen_by.as_deref(),
+        presented_holder,
+    };
+    authz::require_custody(caller, draft.kind, &custody).map_err(|error| {
+        WriteError::Api(error.with_metadata("robot_id", robot.robot_id.as_str()))
+    })?;
     let (next, event) = robot.record(draft, now)?;
-    insert_events(tx, std::slice::from_ref(&event)).await?;
-    update_robots(tx, &[&next]).await?;
+    *robot = next;
     Ok(event)
 }
 
-/// Appends `drafts` in order inside the caller's transaction, with a few
-/// statements for the whole batch instead of four per event: lock every
-/// robot, read them, check and seal each event in memory (a robot may
-/// appear more than once), insert the events, write back each robot.
-/// An error names the robot whose event was refused or not found.
+/// Appends `drafts` by `caller` in order inside the caller's transaction,
+/// with a few statements for the whole batch instead of four per event:
+/// lock every robot, read them, check and seal each event in memory (a
+/// robot may appear more than once), insert the events, write back each
+/// robot. An error names the place of the event that was refused or whose
+/// robot was not found.
 async fn append_events(
     tx: &mut AnyConnection,
+    caller: &Caller,
     drafts: Vec<(RobotId, EventDraft)>,
     now: Timestamp,
-) -> Result<Vec<Event>, (Option<RobotId>, WriteError)> {
+) -> Result<Vec<Event>, (Option<usize>, WriteError)> {
     let ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
     let mut current = lock_robots(tx, ids).await.map_err(unattributed)?;
     let mut events = Vec::with_capacity(drafts.len());
-    for (robot_id, draft) in drafts {
+    for (i, (robot_id, draft)) in drafts.into_iter().enumerate() {
         let Some(robot) = current.get_mut(&robot_id) else {
-            return Err((Some(robot_id.clone()), WriteError::RobotNotFound(robot_id)));
+            return Err((Some(i), WriteError::RobotNotFound(robot_id)));
         };
-        match robot.record(draft, now) {
-            Ok((next, event)) => {
-                *robot = next;
-                events.push(event);
-            }
-            Err(refusal) => return Err((Some(robot_id), refusal.into())),
-        }
+        // A batch carries no holder reference: its events are the border's.
+        let event = record_on(robot, caller, draft, None, now).map_err(|error| (Some(i), error))?;
+        events.push(event);
     }
     for chunk in events.chunks(INSERT_CHUNK) {
         insert_events(tx, chunk).await.map_err(unattributed)?;
@@ -581,28 +730,31 @@ async fn lock_robots(
 /// Writes back the state of several robots in one statement:
 /// `UPDATE … FROM (VALUES …)`, which both engines have (SQLite since 3.33).
 async fn update_robots(tx: &mut AnyConnection, robots: &[&Robot]) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 11;
+    const COLUMNS: usize = 12;
     let rows = value_rows(robots.len(), COLUMNS);
     // VALUES columns are named column1, column2, … in both engines.
     let sql = format!(
         "UPDATE robots SET status = v.column2, recalled = v.column3, stolen = v.column4, \
          jurisdiction = v.column5, holder_kind = v.column6, holder = v.column7, \
-         open_recall = v.column8, event_count = v.column9, head_hash = v.column10, \
-         updated_at = v.column11 FROM (VALUES {}) AS v WHERE robots.robot_id = v.column1",
+         open_recalls = v.column8, stolen_by = v.column9, event_count = v.column10, \
+         head_hash = v.column11, updated_at = v.column12 \
+         FROM (VALUES {}) AS v WHERE robots.robot_id = v.column1",
         rows
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for robot in robots {
-        let (holder_kind, holder) = holder_columns(robot.holder.as_ref());
+        let standing = &robot.standing;
+        let (holder_kind, holder) = holder_columns(standing.holder.as_ref());
         query = query
             .bind(robot.robot_id.as_str())
-            .bind(robot.state.status.as_str())
-            .bind(i64::from(robot.state.holds.recalled))
-            .bind(i64::from(robot.state.holds.stolen))
-            .bind(robot.state.jurisdiction.as_str())
+            .bind(standing.state.status.as_str())
+            .bind(i64::from(standing.state.holds.recalls))
+            .bind(i64::from(standing.state.holds.stolen))
+            .bind(standing.state.jurisdiction.as_str())
             .bind(holder_kind)
             .bind(holder)
-            .bind(robot.open_recall.as_deref())
+            .bind(standing.open_recalls.join(","))
+            .bind(standing.stolen_by.as_deref())
             .bind(robot.event_count as i64)
             .bind(&robot.head_hash.0[..])
             .bind(robot.updated_at.as_micros());
@@ -630,35 +782,14 @@ async fn fetch_by_robot_ids(
     query.fetch_all(connection).await
 }
 
-/// One robot's stored events as [`RegistryStore::verify_many`] reads them.
-#[derive(Default)]
-struct Chain {
-    verifier: ChainVerifier,
-    /// A row edited into something unreadable is a break too.
-    unreadable: Option<ChainVerdict>,
-}
-
-impl Chain {
-    fn push(&mut self, row: &AnyRow) {
-        if self.unreadable.is_some() {
-            return;
-        }
-        match event_from_row(row) {
-            Ok(event) => self.verifier.push(&event),
-            Err(_) => {
-                let sequence: i64 = row.try_get("sequence").unwrap_or_default();
-                self.unreadable = Some(ChainVerdict::Broken {
-                    sequence: sequence as u64,
-                    problem: format!("event {sequence} cannot be read back"),
-                });
-            }
-        }
-    }
-
-    fn finish(self, robot: &Robot) -> ChainVerdict {
-        match self.unreadable {
-            Some(verdict) => verdict,
-            None => self.verifier.finish(robot.head_hash, robot.event_count),
+/// Feeds one stored event row to `verifier`: a row edited into something
+/// unreadable is a break too.
+fn push_row(verifier: &mut ChainVerifier, row: &AnyRow) {
+    match event_from_row(row) {
+        Ok(event) => verifier.push(&event),
+        Err(_) => {
+            let sequence: i64 = row.try_get("sequence").unwrap_or_default();
+            verifier.unreadable(sequence as u64);
         }
     }
 }
@@ -678,31 +809,21 @@ async fn verify_chain(
             .fetch_all(&mut *connection)
             .await?;
         for row in &rows {
-            match event_from_row(row) {
-                Ok(event) => verifier.push(&event),
-                // A row edited into something unreadable is a break too.
-                Err(_) => {
-                    let sequence: i64 = row.try_get("sequence").unwrap_or(after + 1);
-                    return Ok(ChainVerdict::Broken {
-                        sequence: sequence as u64,
-                        problem: format!("event {sequence} cannot be read back"),
-                    });
-                }
-            }
+            push_row(&mut verifier, row);
             after = row.try_get("sequence")?;
         }
         if (rows.len() as i64) < CHUNK {
             break;
         }
     }
-    Ok(verifier.finish(robot.head_hash, robot.event_count))
+    Ok(verifier.finish(robot))
 }
 
 async fn insert_robots(
     tx: &mut AnyConnection,
     created: &[(Robot, Event)],
 ) -> Result<Vec<RobotId>, sqlx::Error> {
-    const COLUMNS: usize = 19;
+    const COLUMNS: usize = 21;
     let rows = value_rows(created.len(), COLUMNS);
     let sql = format!(
         concat!(
@@ -714,7 +835,8 @@ async fn insert_robots(
     );
     let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
     for (robot, _) in created {
-        let (holder_kind, holder) = holder_columns(robot.holder.as_ref());
+        let standing = &robot.standing;
+        let (holder_kind, holder) = holder_columns(standing.holder.as_ref());
         query = query
             .bind(robot.robot_id.manufacturer().as_str().to_owned())
             .bind(robot.robot_id.model().as_str().to_owned())
@@ -723,14 +845,16 @@ async fn insert_robots(
             .bind(robot.model_name.clone())
             .bind(robot.production.produced_at.map(Timestamp::as_micros))
             .bind(robot.production.factory.clone())
-            .bind(robot.state.status.as_str())
-            .bind(i64::from(robot.state.holds.recalled))
-            .bind(i64::from(robot.state.holds.stolen))
-            .bind(robot.state.jurisdiction.as_str())
+            .bind(standing.state.status.as_str())
+            .bind(i64::from(standing.state.holds.recalls))
+            .bind(i64::from(standing.state.holds.stolen))
+            .bind(standing.state.jurisdiction.as_str())
             .bind(holder_kind)
             .bind(holder)
-            .bind(robot.open_recall.clone())
+            .bind(standing.open_recalls.join(","))
+            .bind(standing.stolen_by.clone())
             .bind(robot.origin_country.clone())
+            .bind(robot.issued_at.as_micros())
             .bind(robot.event_count as i64)
             .bind(robot.head_hash.0.to_vec())
             .bind(robot.registered_at.as_micros())
@@ -744,7 +868,7 @@ async fn insert_robots(
 }
 
 async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 17;
+    const COLUMNS: usize = 18;
     if events.is_empty() {
         return Ok(());
     }
@@ -773,6 +897,7 @@ async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), s
             .bind(event.recorded_at.as_micros())
             .bind(event.actor.clone())
             .bind(event.status_after.as_str())
+            .bind(i64::from(event.version))
             .bind(event.previous_hash.0.to_vec())
             .bind(event.hash.0.to_vec());
     }
@@ -804,30 +929,58 @@ async fn load_event(
     event_from_row(&row)
 }
 
-async fn load_recall(connection: &mut AnyConnection, id: i64) -> Result<Recall, ApiError> {
-    let row = sqlx::query(
-        "SELECT manufacturer_code, model_code, robot_ids, reason, affected_robot_count, created_at \
-         FROM recalls WHERE id = $1",
-    )
+async fn load_recall(connection: &mut AnyConnection, id: i64) -> Result<Option<Recall>, ApiError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        recall_columns!(),
+        " FROM recalls WHERE id = $1"
+    ))
     .bind(id)
-    .fetch_one(&mut *connection)
+    .fetch_optional(&mut *connection)
     .await?;
-    let robot_ids: String = row.try_get("robot_ids")?;
-    Ok(Recall {
-        name: format!("recalls/{id}"),
-        manufacturer: ManufacturerCode::parse(&row.try_get::<String, _>("manufacturer_code")?)
-            .map_err(|_| corrupt("manufacturer_code"))?,
-        model: ModelCode::parse(&row.try_get::<String, _>("model_code")?)
-            .map_err(|_| corrupt("model_code"))?,
-        robot_ids: robot_ids
+    row.map(|row| recall_from_row(&row, true)).transpose()
+}
+
+/// A recall row, with the robots it listed or (`with_robots` false) only
+/// their count.
+fn recall_from_row(row: &AnyRow, with_robots: bool) -> Result<Recall, ApiError> {
+    let robot_ids: Vec<RobotId> = if with_robots {
+        row.try_get::<String, _>("robot_ids")?
             .split(',')
             .filter(|id| !id.is_empty())
-            .map(|id| RobotId::parse(id).map_err(|_| corrupt("robot_ids")))
-            .collect::<Result<_, _>>()?,
+            .map(|id| RobotId::parse(id).map_err(|_| corrupt("recalls.robot_ids")))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(Recall {
+        name: recall_name(row.try_get("id")?),
+        country: CountryCode::parse(&row.try_get::<String, _>("country_code")?)
+            .map_err(|_| corrupt("recalls.country_code"))?,
+        manufacturer: ManufacturerCode::parse(&row.try_get::<String, _>("manufacturer_code")?)
+            .map_err(|_| corrupt("recalls.manufacturer_code"))?,
+        model: ModelCode::parse(&row.try_get::<String, _>("model_code")?)
+            .map_err(|_| corrupt("recalls.model_code"))?,
+        robot_ids,
+        listed_robot_count: row.try_get::<i64, _>("listed_robot_count")? as u64,
         reason: row.try_get("reason")?,
         affected_robot_count: row.try_get::<i64, _>("affected_robot_count")? as u64,
+        skipped_robot_count: row.try_get::<i64, _>("skipped_robot_count")? as u64,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
     })
+}
+
+/// `recalls/{id}`.
+pub fn recall_name(id: i64) -> String {
+    format!("recalls/{id}")
+}
+
+/// The id in a recall's name, if it is one.
+pub fn recall_id(name: &str) -> Option<i64> {
+    name.strip_prefix("recalls/")?
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
 }
 
 fn robot_from_row(row: &AnyRow) -> Result<Robot, ApiError> {
@@ -845,18 +998,28 @@ fn robot_from_row(row: &AnyRow) -> Result<Robot, ApiError> {
                 .map(Timestamp::from_micros),
             factory: row.try_get("factory")?,
         },
-        state: RobotState {
-            status: Status::parse(&status).ok_or_else(|| corrupt("robots.status"))?,
-            holds: Holds {
-                recalled: row.try_get::<i64, _>("recalled")? != 0,
-                stolen: row.try_get::<i64, _>("stolen")? != 0,
+        standing: Standing {
+            state: RobotState {
+                status: Status::parse(&status).ok_or_else(|| corrupt("robots.status"))?,
+                holds: Holds {
+                    recalls: u32::try_from(row.try_get::<i64, _>("recalled")?)
+                        .map_err(|_| corrupt("robots.recalled"))?,
+                    stolen: row.try_get::<i64, _>("stolen")? != 0,
+                },
+                jurisdiction: Jurisdiction::parse(&jurisdiction)
+                    .ok_or_else(|| corrupt("robots.jurisdiction"))?,
             },
-            jurisdiction: Jurisdiction::parse(&jurisdiction)
-                .ok_or_else(|| corrupt("robots.jurisdiction"))?,
+            open_recalls: row
+                .try_get::<String, _>("open_recalls")?
+                .split(',')
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            stolen_by: row.try_get("stolen_by")?,
+            holder: holder_from_columns(row.try_get("holder_kind")?, row.try_get("holder")?)?,
         },
-        holder: holder_from_columns(row.try_get("holder_kind")?, row.try_get("holder")?)?,
-        open_recall: row.try_get("open_recall")?,
         origin_country: row.try_get("origin_country")?,
+        issued_at: Timestamp::from_micros(row.try_get("issued_at")?),
         event_count: row.try_get::<i64, _>("event_count")? as u64,
         head_hash: Digest::from_slice(&head).ok_or_else(|| corrupt("robots.head_hash"))?,
         registered_at: Timestamp::from_micros(row.try_get("registered_at")?),
@@ -887,6 +1050,8 @@ fn event_from_row(row: &AnyRow) -> Result<Event, ApiError> {
         recorded_at: Timestamp::from_micros(row.try_get("recorded_at")?),
         actor: row.try_get("actor")?,
         status_after: Status::parse(&status_after).ok_or_else(|| corrupt("events.status_after"))?,
+        version: u8::try_from(row.try_get::<i64, _>("version")?)
+            .map_err(|_| corrupt("events.version"))?,
         previous_hash: Digest::from_slice(&previous)
             .ok_or_else(|| corrupt("events.previous_hash"))?,
         hash: Digest::from_slice(&hash).ok_or_else(|| corrupt("events.hash"))?,
@@ -913,8 +1078,8 @@ fn holder_from_columns(
     }
 }
 
-/// A batch failure that is about no single robot.
-fn unattributed(error: impl Into<WriteError>) -> (Option<RobotId>, WriteError) {
+/// A batch failure that is about no single event.
+fn unattributed(error: impl Into<WriteError>) -> (Option<usize>, WriteError) {
     (None, error.into())
 }
 

@@ -7,9 +7,11 @@ mod support;
 use std::collections::HashMap;
 
 use robotid_domain::code::RobotId;
+use robotid_domain::holder::Holder;
 use robotid_domain::lifecycle::EventKind;
-use robotid_platform::authz::event_allows;
-use robotid_proto::common::v1::EventType;
+use robotid_platform::authz::{Allow, Custody, event_allows};
+use robotid_platform::identity::Caller;
+use robotid_proto::common::v1::{EventType, holder};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_test_support::identities::{
@@ -49,12 +51,16 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     let mut clients = clients(&registry).await;
     let known = robot(1);
     registry.register(std::slice::from_ref(&known)).await;
+    let a_recall = registry
+        .recall(std::slice::from_ref(&known), "matrix")
+        .await
+        .name;
     let mut next_robot = 100;
 
     let registry_rpcs = rpcs_of("robotid.registry.v1");
     assert_eq!(
         registry_rpcs.len(),
-        10,
+        12,
         "every registry RPC is in the table"
     );
     for (method, allows) in registry_rpcs {
@@ -158,6 +164,20 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                             model_code: "HX0001".into(),
                             robot_ids: vec![known.as_str().into()],
                             reason: "matrix".into(),
+                            country_code: String::new(),
+                        })
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "ListRecalls" => {
+                    let result = client.list_recalls(pb::ListRecallsRequest::default()).await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "GetRecall" => {
+                    // The recall is of manufacturer 0001's model: in scope.
+                    let result = client
+                        .get_recall(pb::GetRecallRequest {
+                            name: a_recall.clone(),
                         })
                         .await;
                     assert_answer(name, who, allowed, refusal, result);
@@ -212,13 +232,56 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     registry.stop().await;
 }
 
-/// Brings a fresh robot to a state where `kind` is accepted, and returns it
-/// with the details `kind` needs.
+/// What the event table's conditional entries look at on a robot: who holds
+/// it, and who reported it stolen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Situation {
+    /// No holder of record, no theft report.
+    Unheld,
+    /// Held by the caller's own organisation.
+    HeldByCaller,
+    /// Held by another organisation.
+    HeldByStranger,
+    /// Held by a private person; the call presents its reference or not.
+    HeldPrivately { presented: bool },
+    /// Reported stolen by this identity.
+    FlaggedBy(&'static str),
+}
+
+impl Situation {
+    /// The situations in which `kind` is walked: every one its table's
+    /// entries tell apart.
+    fn of(kind: EventKind) -> Vec<Situation> {
+        let allows = event_allows(kind);
+        if allows.contains(&Allow::Flagger) {
+            vec![
+                Situation::FlaggedBy("police"),
+                Situation::FlaggedBy("regulator"),
+            ]
+        } else if allows.contains(&Allow::CurrentHolder) {
+            vec![
+                Situation::Unheld,
+                Situation::HeldByCaller,
+                Situation::HeldByStranger,
+                Situation::HeldPrivately { presented: true },
+                Situation::HeldPrivately { presented: false },
+            ]
+        } else {
+            vec![Situation::Unheld]
+        }
+    }
+}
+
+/// Brings a fresh robot to a state where `kind` is accepted, in
+/// `situation` for a call by `who`; returns it with the details the call
+/// gives, and the robot's custody as the table sees it.
 async fn robot_ready_for(
     registry: &mut TestRegistry,
     kind: EventKind,
+    situation: Situation,
+    who: &Caller,
     n: u64,
-) -> (RobotId, pb::EventDetails) {
+) -> (RobotId, pb::EventDetails, OwnedCustody) {
     use EventType as T;
     let id = robot(n);
     registry.register(std::slice::from_ref(&id)).await;
@@ -227,22 +290,12 @@ async fn robot_ready_for(
         country_code: "DE".into(),
         ..none()
     };
-    let steps: &[(T, pb::EventDetails)] = &match kind {
-        EventKind::Sold | EventKind::Deployed | EventKind::ExportCleared => {
-            vec![(T::ReleasedToMarket, none())]
-        }
-        EventKind::OwnershipTransferred => vec![
-            (T::ReleasedToMarket, none()),
-            (
-                T::Sold,
-                pb::EventDetails {
-                    holder: organization("ACME"),
-                    ..none()
-                },
-            ),
-        ],
-        EventKind::RecallRemedied => vec![(T::RecallIssued, none())],
-        EventKind::Recovered => vec![(T::ReportedStolen, none())],
+    let steps: Vec<(T, pb::EventDetails)> = match kind {
+        EventKind::Sold
+        | EventKind::Deployed
+        | EventKind::ExportCleared
+        | EventKind::OwnershipTransferred
+        | EventKind::ReportedStolen => vec![(T::ReleasedToMarket, none())],
         EventKind::Exported => vec![(T::ReleasedToMarket, none()), (T::ExportCleared, abroad())],
         EventKind::Imported => vec![
             (T::ReleasedToMarket, none()),
@@ -254,13 +307,48 @@ async fn robot_ready_for(
     };
     for (step, details) in steps {
         registry
-            .record(&id, *step, details.clone())
+            .record(&id, step, details)
             .await
             .expect("preparing step");
     }
-    let details = match kind {
+    // On the market, then handed to its holder (a first transfer, by a
+    // seller): still for sale, and held.
+    let reference = format!("PRIVATE-{n}");
+    let holder = match situation {
+        Situation::HeldByCaller if !who.is_anonymous() => Some(organization(&who.organization)),
+        Situation::HeldByCaller | Situation::HeldByStranger => Some(organization("STRANGER-ORG")),
+        Situation::HeldPrivately { .. } => Some(private(&reference)),
+        _ => None,
+    };
+    if let Some(holder) = holder {
+        registry
+            .record_as(
+                "seller",
+                &id,
+                T::OwnershipTransferred,
+                pb::EventDetails { holder, ..none() },
+            )
+            .await
+            .expect("handed to its holder");
+    }
+    let recall = match kind {
+        EventKind::RecallRemedied => Some(
+            registry
+                .recall(std::slice::from_ref(&id), "walk")
+                .await
+                .name,
+        ),
+        _ => None,
+    };
+    if let Situation::FlaggedBy(flagger) = situation {
+        registry
+            .record_as(flagger, &id, T::ReportedStolen, none())
+            .await
+            .expect("reported stolen");
+    }
+    let mut details = match kind {
         EventKind::Sold | EventKind::OwnershipTransferred => pb::EventDetails {
-            holder: organization("ACME"),
+            holder: organization("NEXT-HOLDER"),
             ..none()
         },
         EventKind::ExportCleared | EventKind::Exported | EventKind::Imported => abroad(),
@@ -272,47 +360,117 @@ async fn robot_ready_for(
             firmware_version: "9.9".into(),
             ..none()
         },
+        EventKind::RecallRemedied => remedy(recall.as_deref().unwrap()),
         _ => none(),
     };
-    (id, details)
+    if let Situation::HeldPrivately { presented: true } = situation {
+        details.current_holder = reference;
+    }
+    let robot = registry.full(&id).await;
+    let custody = OwnedCustody {
+        holder: robot.holder.and_then(|h| h.kind).map(|kind| match kind {
+            holder::Kind::OrganizationId(id) => Holder::Organization(id),
+            holder::Kind::PrivateReferenceHash(hash) => Holder::Private(hash),
+            holder::Kind::PrivateReference(_) => unreachable!("input only"),
+        }),
+        stolen_by: match situation {
+            Situation::FlaggedBy(flagger) => Some(
+                IDENTITIES
+                    .iter()
+                    .find(|(name, _)| *name == Some(flagger))
+                    .unwrap()
+                    .1
+                    .to_owned(),
+            ),
+            _ => None,
+        },
+        presented: matches!(situation, Situation::HeldPrivately { presented: true }),
+    };
+    (id, details, custody)
+}
+
+/// A robot's custody as the test saw it prepared.
+struct OwnedCustody {
+    holder: Option<Holder>,
+    stolen_by: Option<String>,
+    /// The call presents the private holder's reference.
+    presented: bool,
+}
+
+impl OwnedCustody {
+    fn as_custody(&self) -> Custody<'_> {
+        Custody {
+            holder: self.holder.as_ref(),
+            stolen_by: self.stolen_by.as_deref(),
+            // The right reference hashes to the holder of record.
+            presented_holder: self.holder.as_ref().filter(|_| self.presented),
+        }
+    }
 }
 
 async fn every_event_type_answers_each_identity_as_the_table_says(db: TestDb) {
     let mut registry = spawn_registry(db).await;
     let mut clients = clients(&registry).await;
     let mut n = 1_000;
-    for kind in EventKind::ALL
+    let recordable = EventKind::ALL
         .into_iter()
-        .filter(|k| *k != EventKind::Issued)
-    {
+        .filter(|k| !matches!(k, EventKind::Issued | EventKind::RecallIssued));
+    for kind in recordable {
         let wire = EventType::from_str_name(&format!("EVENT_TYPE_{}", kind.as_str())).unwrap();
+        for situation in Situation::of(kind) {
+            for (identity, uri) in IDENTITIES {
+                let who = caller(uri);
+                n += 1;
+                let (id, details, custody) =
+                    robot_ready_for(&mut registry, kind, situation, &who, n).await;
+                // Roles the RecordEvent gate lets through, then the event
+                // table on this robot.
+                let passes_gate = allowed("/robotid.registry.v1.RegistryService/RecordEvent", &who);
+                let allowed = passes_gate
+                    && event_allows(kind)
+                        .iter()
+                        .any(|allow| allow.admits_on(&who, &custody.as_custody()));
+                let result = clients
+                    .get_mut(identity)
+                    .unwrap()
+                    .record_event(record_request(&id, wire, details))
+                    .await;
+                assert_answer(
+                    &format!("{} {situation:?}", kind.as_str()),
+                    identity.unwrap_or("anonymous"),
+                    allowed,
+                    expected_refusal(&who),
+                    result,
+                );
+            }
+        }
+    }
+
+    // ISSUED and RECALL_ISSUED are written by RegisterRobots and
+    // CreateRecall only: a direct record is a malformed request.
+    let id = robot(n + 1);
+    registry.register(std::slice::from_ref(&id)).await;
+    for wire in [EventType::Issued, EventType::RecallIssued] {
         for (identity, uri) in IDENTITIES {
             let who = caller(uri);
-            // Roles the RecordEvent gate lets through, then the event table.
-            let passes_gate = allowed("/robotid.registry.v1.RegistryService/RecordEvent", &who);
-            let allowed = passes_gate && event_allows(kind).iter().any(|allow| allow.admits(&who));
-            n += 1;
-            let (id, details) = robot_ready_for(&mut registry, kind, n).await;
             let result = clients
                 .get_mut(identity)
                 .unwrap()
-                .record_event(pb::RecordEventRequest {
-                    request_id: unique("events"),
-                    robot_id: id.as_str().into(),
-                    r#type: wire.into(),
-                    details: Some(details),
-                    occur_time: None,
-                })
+                .record_event(record_request(&id, wire, remedy("recalls/1")))
                 .await;
-            assert_answer(
-                kind.as_str(),
-                identity.unwrap_or("anonymous"),
-                allowed,
-                expected_refusal(&who),
-                result,
+            let expected = if allowed("/robotid.registry.v1.RegistryService/RecordEvent", &who) {
+                Code::InvalidArgument
+            } else {
+                expected_refusal(&who)
+            };
+            assert_eq!(
+                result.expect_err("refused").code(),
+                expected,
+                "{wire:?} as {identity:?}"
             );
         }
     }
+    assert_eq!(registry.full(&id).await.event_count, 1, "nothing written");
     registry.stop().await;
 }
 
@@ -344,6 +502,7 @@ async fn a_manufacturer_acts_only_under_its_own_code(db: TestDb) {
                 model_code: "HX0001".into(),
                 robot_ids: vec![],
                 reason: "not mine to recall".into(),
+                country_code: String::new(),
             })
             .await,
         Code::PermissionDenied,
@@ -450,6 +609,8 @@ async fn the_access_log_holds_every_full_read_and_write_and_shows_an_edit(db: Te
     assert_eq!(
         seen,
         [
+            // A registration names its robots, even in a batch.
+            ("robotid://service/issuance", "RegisterRobots(1)", "OK"),
             (
                 "robotid://manufacturer/0001",
                 "RecordEvent(RELEASED_TO_MARKET)",
@@ -457,7 +618,7 @@ async fn the_access_log_holds_every_full_read_and_write_and_shows_an_edit(db: Te
             ),
             ("robotid://regulator/miit", "GetRobot(FULL)", "OK"),
             (
-                "robotid://operator/OP0001",
+                "robotid://regulator/miit",
                 "RecordEvent(RECOVERED)",
                 "FailedPrecondition NOT_REPORTED_STOLEN"
             ),

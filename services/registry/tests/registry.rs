@@ -52,12 +52,15 @@ async fn registers_and_resolves_in_both_views(db: TestDb) {
             .seconds,
         1_764_000_000
     );
-    // The public card carries nothing else.
+    // A buyer sees where it is and whether it was stolen…
+    assert_eq!(public.jurisdiction(), Jurisdiction::Domestic);
+    assert!(!public.stolen);
+    assert_eq!(public.tier(), pb::AccessTier::Public);
+    // …and the public card carries nothing else.
     assert_eq!(public.production.as_ref().unwrap().factory, "");
     assert!(public.holder.is_none());
     assert_eq!(public.event_count, 0);
     assert_eq!(public.head_hash, "");
-    assert_eq!(public.jurisdiction(), Jurisdiction::Unspecified);
 
     let full = registry.full(&ids[0]).await;
     assert_eq!(full.view(), pb::RobotView::Full);
@@ -126,10 +129,13 @@ async fn a_full_life_ends_recycled_and_then_takes_nothing(db: TestDb) {
         ),
         (EventType::ReportedStolen, detail()),
         (EventType::Recovered, detail()),
+        // Only the holder hands it over: for a private holder, a call that
+        // presents its reference.
         (
             EventType::OwnershipTransferred,
             pb::EventDetails {
                 holder: organization("91420100MA4K"),
+                current_holder: "CUSTOMER-4711".into(),
                 ..detail()
             },
         ),
@@ -199,7 +205,8 @@ async fn a_full_life_ends_recycled_and_then_takes_nothing(db: TestDb) {
         other => panic!("expected a hashed private holder, got {other:?}"),
     }
 
-    // Refurbishing and reselling scrapped robots is prohibited.
+    // Refurbishing and reselling scrapped robots is prohibited; a sale even
+    // to the regulator, who may otherwise record one whoever holds it.
     for kind in [
         EventType::ReleasedToMarket,
         EventType::Sold,
@@ -212,8 +219,20 @@ async fn a_full_life_ends_recycled_and_then_takes_nothing(db: TestDb) {
             },
             _ => detail(),
         };
+        let mut recorder = match kind {
+            EventType::Sold => registry.as_("regulator").await,
+            _ => registry.recorder_of(kind).await,
+        };
         assert_refused(
-            registry.record(&id, kind, details).await,
+            recorder
+                .record_event(pb::RecordEventRequest {
+                    request_id: unique("scrap"),
+                    robot_id: id.as_str().into(),
+                    r#type: kind.into(),
+                    details: Some(details),
+                    occur_time: None,
+                })
+                .await,
             Code::FailedPrecondition,
             "ROBOT_RECYCLED",
         );
@@ -252,10 +271,9 @@ async fn the_rules_refuse_what_they_must_and_write_nothing(db: TestDb) {
     }
 
     // An open recall blocks sale, transfer and export.
-    registry
-        .record(&ids[1], EventType::RecallIssued, detail())
-        .await
-        .unwrap();
+    let recall = registry
+        .recall(std::slice::from_ref(&ids[1]), "hip joint may lock")
+        .await;
     assert_refused(
         registry.record(&ids[1], EventType::Sold, sale()).await,
         Code::FailedPrecondition,
@@ -276,7 +294,7 @@ async fn the_rules_refuse_what_they_must_and_write_nothing(db: TestDb) {
         "RECALL_OPEN",
     );
     registry
-        .record(&ids[1], EventType::RecallRemedied, detail())
+        .record(&ids[1], EventType::RecallRemedied, remedy(&recall.name))
         .await
         .unwrap();
     registry
@@ -317,7 +335,7 @@ async fn the_rules_refuse_what_they_must_and_write_nothing(db: TestDb) {
     );
     assert_refused(
         registry
-            .record(&ids[0], EventType::RecallRemedied, detail())
+            .record(&ids[0], EventType::RecallRemedied, remedy(&recall.name))
             .await,
         Code::FailedPrecondition,
         "NO_OPEN_RECALL",
@@ -589,6 +607,7 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
         model_code: "HX0001".into(),
         robot_ids: vec![ids[2].as_str().into()],
         reason: "battery overheating".into(),
+        country_code: String::new(),
     };
     let first = registry
         .as_("manufacturer")
@@ -1003,6 +1022,7 @@ async fn a_recall_holds_every_robot_of_the_model_at_once(db: TestDb) {
             model_code: "HX0001".into(),
             robot_ids: vec![],
             reason: "hip joint may lock".into(),
+            country_code: String::new(),
         })
         .await
         .unwrap()
@@ -1038,6 +1058,7 @@ async fn a_recall_holds_every_robot_of_the_model_at_once(db: TestDb) {
                 model_code: "HX0001".into(),
                 robot_ids: vec![other.as_str().into()],
                 reason: "wrong model".into(),
+                country_code: String::new(),
             })
             .await,
         Code::InvalidArgument,
@@ -1057,9 +1078,8 @@ async fn eligibility_is_answered_per_robot_in_one_call(db: TestDb) {
             .unwrap();
     }
     registry
-        .record(&ids[1], EventType::RecallIssued, Default::default())
-        .await
-        .unwrap();
+        .recall(std::slice::from_ref(&ids[1]), "brake may fail")
+        .await;
     registry
         .record(&ids[2], EventType::ReportedStolen, Default::default())
         .await

@@ -23,7 +23,8 @@ pub struct ClientArgs {
     server: Option<String>,
     /// Call as ROLE: the certificate DATA_DIR/pki/ROLE.crt and its key
     /// (regulator, manufacturer, seller, service-provider, operator,
-    /// recycler, customs). Without it (or --cert), the anonymous public.
+    /// recycler, customs, police). Without it (or --cert), the anonymous
+    /// public.
     #[arg(long = "as", value_name = "ROLE", conflicts_with = "cert")]
     identity: Option<String>,
     /// A client certificate (PEM) to call with, instead of --as.

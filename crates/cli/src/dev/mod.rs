@@ -171,7 +171,7 @@ fn banner(home: &Deployment, peer: &Deployment, data_dir: &Path) -> String {
              registry  {}\n  \
              transfer  {}\n  \
              PKI       {}/ ({pki_note}: ca.crt, one certificate per role: regulator, \
-             manufacturer, seller, service-provider, operator, recycler, customs)\n  \
+             manufacturer, seller, service-provider, operator, recycler, customs, police)\n  \
              signing key id {} (public key {})\n",
             deployment.country,
             shown(&layout.dir),

@@ -69,19 +69,49 @@ impl TestRegistry {
     }
 
     /// A client of the first role the authorization table allows to record
-    /// `kind`.
+    /// `kind` (on a robot no one holds: a role the table names).
     pub async fn recorder_of(&self, kind: EventType) -> RegistryServiceClient<Channel> {
         let domain_kind = robotid_domain::lifecycle::EventKind::parse(
             kind.as_str_name().trim_start_matches("EVENT_TYPE_"),
         )
         .expect("known event");
-        let identity = match event_allows(domain_kind).first() {
-            Some(Allow::Role(role)) => identity_of(*role),
-            Some(Allow::Service(name)) => name,
-            // Nobody may (ISSUED): ask as the regulator, to be refused.
-            Some(Allow::Public) | None => "regulator",
-        };
+        let identity = event_allows(domain_kind)
+            .iter()
+            .find_map(|allow| match allow {
+                Allow::Role(role) | Allow::Unheld(role) => Some(identity_of(*role)),
+                Allow::Service(name) => Some(*name),
+                Allow::Public | Allow::CurrentHolder | Allow::Flagger => None,
+            })
+            // Nobody may (ISSUED, RECALL_ISSUED): ask as the regulator, to
+            // be refused.
+            .unwrap_or("regulator");
         self.as_(identity).await
+    }
+
+    /// Records `kind` on `id` as `identity`.
+    pub async fn record_as(
+        &self,
+        identity: &str,
+        id: &RobotId,
+        kind: EventType,
+        details: pb::EventDetails,
+    ) -> Result<pb::Event, Status> {
+        self.as_(identity)
+            .await
+            .record_event(record_request(id, kind, details))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Recalls the listed robots of CN-0001-HX0001 (all of them, for none)
+    /// as the manufacturer.
+    pub async fn recall(&self, ids: &[RobotId], reason: &str) -> pb::Recall {
+        self.as_("manufacturer")
+            .await
+            .create_recall(recall_request(ids, reason))
+            .await
+            .expect("recalled")
+            .into_inner()
     }
 
     /// The access log's entries about one robot (the first 100, newest
@@ -130,13 +160,7 @@ impl TestRegistry {
     ) -> Result<pb::Event, Status> {
         self.recorder_of(kind)
             .await
-            .record_event(pb::RecordEventRequest {
-                request_id: unique("event"),
-                robot_id: id.as_str().to_owned(),
-                r#type: kind.into(),
-                details: Some(details),
-                occur_time: None,
-            })
+            .record_event(record_request(id, kind, details))
             .await
             .map(tonic::Response::into_inner)
     }
@@ -252,6 +276,7 @@ pub fn identity_of(role: Role) -> &'static str {
         Role::Operator => "operator",
         Role::Recycler => "recycler",
         Role::Customs => "customs",
+        Role::Police => "police",
         Role::Service => "issuance",
         Role::Public => unreachable!("the public has no certificate"),
     }
@@ -285,6 +310,41 @@ pub fn registration(id: &RobotId) -> pb::RobotRegistration {
         }),
         import_origin: None,
         occur_time: None,
+    }
+}
+
+/// A `RecordEvent` of `kind` on `id`, under a fresh request id, dated now.
+pub fn record_request(
+    id: &RobotId,
+    kind: EventType,
+    details: pb::EventDetails,
+) -> pb::RecordEventRequest {
+    pb::RecordEventRequest {
+        request_id: unique("event"),
+        robot_id: id.as_str().to_owned(),
+        r#type: kind.into(),
+        details: Some(details),
+        occur_time: None,
+    }
+}
+
+/// A recall of the listed robots of CN-0001-HX0001 (all of them, for none).
+pub fn recall_request(ids: &[RobotId], reason: &str) -> pb::CreateRecallRequest {
+    pb::CreateRecallRequest {
+        request_id: unique("recall"),
+        manufacturer_code: "0001".into(),
+        model_code: "HX0001".into(),
+        robot_ids: ids.iter().map(|id| id.as_str().to_owned()).collect(),
+        reason: reason.into(),
+        country_code: String::new(),
+    }
+}
+
+/// Details naming a recall, for RECALL_REMEDIED.
+pub fn remedy(recall: &str) -> pb::EventDetails {
+    pb::EventDetails {
+        recall: recall.into(),
+        ..Default::default()
     }
 }
 

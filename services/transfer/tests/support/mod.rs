@@ -369,19 +369,15 @@ impl Deployment {
                 model_code: id.model().as_str().into(),
                 robot_ids: vec![id.as_str().into()],
                 reason: "brake actuator may fail".into(),
+                country_code: String::new(),
             })
             .await
             .expect("recalled");
     }
 
     pub async fn report_stolen(&self, id: &RobotId) {
-        self.record(
-            "operator",
-            id,
-            EventType::ReportedStolen,
-            Default::default(),
-        )
-        .await;
+        self.record("police", id, EventType::ReportedStolen, Default::default())
+            .await;
     }
 
     pub async fn recycle(&self, id: &RobotId) {
