@@ -16,6 +16,7 @@ mod events;
 mod health;
 mod issue;
 mod pki;
+mod recall;
 mod resolve;
 mod seed;
 mod time;
@@ -72,6 +73,9 @@ enum Command {
     /// The trust list of foreign registries.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// Recalls: open one on a model or listed robots, list them, show one.
+    #[command(subcommand)]
+    Recall(recall::Command),
     /// Asks a service's gRPC health; exits 0 only when it serves.
     Health(health::HealthArgs),
     /// Signed ID credentials: verify one offline, make a signing key.
@@ -112,6 +116,7 @@ async fn run(command: Command, globals: &client::Globals) -> anyhow::Result<Exit
         Command::Seed(args) => seed::run(args, globals).await,
         Command::Clearance(command) => clearance::run(command, globals).await,
         Command::Trust(command) => trust::run(command, globals).await,
+        Command::Recall(command) => recall::run(command, globals).await,
         Command::Health(args) => health::run(args, globals).await,
         Command::Credential(command) => credential::run(command, globals.json),
         Command::Pki(args) => pki::run(args, &globals.data_dir, globals.json),

@@ -62,18 +62,24 @@ pub fn robot_json(robot: &pb::Robot) -> serde_json::Value {
         "model_name": robot.model_name,
         "serial": robot.serial,
         "status": output::status(robot.status),
+        "stolen": robot.stolen,
         "recalled": robot.recalled,
         "open_recall": robot.open_recall,
+        "open_recalls": robot.open_recalls.iter().map(|recall| serde_json::json!({
+            "name": recall.name,
+            "reason": recall.reason,
+            "create_time": output::time(&recall.create_time),
+        })).collect::<Vec<_>>(),
+        "jurisdiction": output::jurisdiction(robot.jurisdiction),
+        "origin_country": robot.origin_country,
         "production_time": production.and_then(|p| output::time(&p.production_time)),
         "view": if is_full(robot) { "FULL" } else { "PUBLIC" },
+        "tier": output::enum_name(robot.tier().as_str_name(), "ACCESS_TIER_"),
     });
     if is_full(robot) {
         let full = serde_json::json!({
             "factory": production.map(|p| p.factory.clone()),
-            "stolen": robot.stolen,
-            "jurisdiction": output::jurisdiction(robot.jurisdiction),
             "holder": output::holder_json(&robot.holder),
-            "origin_country": robot.origin_country,
             "event_count": robot.event_count,
             "head_hash": robot.head_hash,
             "register_time": output::time(&robot.register_time),
@@ -88,12 +94,26 @@ pub fn robot_json(robot: &pb::Robot) -> serde_json::Value {
 
 fn robot_text(robot: &pb::Robot) -> String {
     let production = robot.production.clone().unwrap_or_default();
-    let recall = if robot.recalled {
-        format!("OPEN {}", robot.open_recall)
+    // Warnings first, in words: a buyer must not miss them.
+    let mut rows = Vec::new();
+    if robot.stolen {
+        rows.push((
+            "WARNING",
+            "reported STOLEN: do not buy it; tell the police".to_owned(),
+        ));
+    }
+    for recall in &robot.open_recalls {
+        rows.push((
+            "WARNING",
+            format!("RECALLED ({}): {}", recall.name, recall.reason),
+        ));
+    }
+    let origin = if robot.origin_country.is_empty() {
+        format!("issued here ({})", robot.country_code)
     } else {
-        "none".into()
+        format!("imported from {}", robot.origin_country)
     };
-    let mut rows = vec![
+    rows.extend([
         ("robot", robot.display_id.clone()),
         (
             "manufacturer",
@@ -105,20 +125,26 @@ fn robot_text(robot: &pb::Robot) -> String {
         ),
         ("produced", output::time_text(&production.production_time)),
         ("status", output::status(robot.status)),
-        ("recall", recall),
-    ];
+        ("stolen", if robot.stolen { "yes" } else { "no" }.into()),
+        (
+            "recalls",
+            if robot.recalled {
+                format!("{} open", robot.open_recalls.len())
+            } else {
+                "none".into()
+            },
+        ),
+        ("jurisdiction", output::jurisdiction(robot.jurisdiction)),
+        ("origin", origin),
+    ]);
     if is_full(robot) {
-        let origin = if robot.origin_country.is_empty() {
-            format!("issued here ({})", robot.country_code)
-        } else {
-            format!("imported from {}", robot.origin_country)
-        };
         rows.extend([
+            (
+                "seen as",
+                output::enum_name(robot.tier().as_str_name(), "ACCESS_TIER_").to_lowercase(),
+            ),
             ("factory", or_dash(&production.factory)),
-            ("jurisdiction", output::jurisdiction(robot.jurisdiction)),
-            ("stolen", if robot.stolen { "yes" } else { "no" }.into()),
             ("holder", output::holder_text(&robot.holder)),
-            ("origin", origin),
             (
                 "history",
                 format!("{} events, head {}", robot.event_count, robot.head_hash),

@@ -2,7 +2,7 @@
 //! predicts for them: the walks of every RPC × role in each service's tests
 //! are generated from `robotid_platform::authz` with these.
 
-use robotid_platform::authz::{Allow, rpc_allows};
+use robotid_platform::authz::{Allow, Tier, rpc_allows};
 use robotid_platform::identity::Caller;
 use tonic::{Code, Status};
 
@@ -25,6 +25,21 @@ pub const IDENTITIES: &[(Option<&str>, &str)] = &[
     (Some("registry"), "robotid://service/registry"),
     (Some("transfer"), "robotid://service/transfer"),
 ];
+
+/// The tier an identity of `IDENTITIES` reads a robot of the test (CN)
+/// registry in, written out by hand from DESIGN.md: the regulator, this
+/// country's customs and police are authorities, and so is the holder of
+/// record itself (`holds`: the robot's holder is the identity's
+/// organisation); every other certified role is a participant; without a
+/// certificate, the public.
+pub fn expected_tier(identity: Option<&str>, holds: bool) -> Tier {
+    match identity {
+        None => Tier::Public,
+        Some("regulator" | "customs" | "police") => Tier::Authority,
+        Some(_) if holds => Tier::Authority,
+        Some(_) => Tier::Participant,
+    }
+}
 
 /// The caller a URI names; the anonymous public for `""`.
 pub fn caller(uri: &str) -> Caller {

@@ -24,6 +24,11 @@ pub fn pki_dir() -> &'static Path {
             "manufacturer-0002",
             "robotid://manufacturer/0002",
         ));
+        // Police of another country, for scope tests.
+        holders.push(robotid_pki::Holder::client(
+            "police-de",
+            "robotid://police/DE-POL",
+        ));
         robotid_pki::create_dev_pki(dir.path(), &holders).expect("development PKI");
         dir
     })

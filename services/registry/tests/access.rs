@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use robotid_domain::code::RobotId;
 use robotid_domain::holder::Holder;
 use robotid_domain::lifecycle::EventKind;
-use robotid_platform::authz::{Allow, Custody, event_allows};
+use robotid_platform::authz::{Allow, Custody, Tier, event_allows};
 use robotid_platform::identity::Caller;
-use robotid_proto::common::v1::{EventType, holder};
+use robotid_proto::common::v1::{EventType, Jurisdiction, RobotStatus, holder};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_test_support::identities::{
-    IDENTITIES, allowed, assert_answer, caller, expected_refusal, rpcs_of,
+    IDENTITIES, allowed, assert_answer, caller, expected_refusal, expected_tier, rpcs_of,
 };
 use robotid_test_support::tls::pki_dir;
 use robotid_test_support::{TestDb, each_backend};
@@ -26,6 +26,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 each_backend!(
     every_rpc_answers_each_identity_as_the_table_says,
     every_event_type_answers_each_identity_as_the_table_says,
+    each_tier_sees_its_fields_role_by_role,
     a_manufacturer_acts_only_under_its_own_code,
     the_access_log_holds_every_full_read_and_write_and_shows_an_edit,
     raw_private_holder_references_are_stored_nowhere,
@@ -471,6 +472,194 @@ async fn every_event_type_answers_each_identity_as_the_table_says(db: TestDb) {
         }
     }
     assert_eq!(registry.full(&id).await.event_count, 1, "nothing written");
+    registry.stop().await;
+}
+
+fn wire_tier(tier: Tier) -> pb::AccessTier {
+    match tier {
+        Tier::Public => pb::AccessTier::Public,
+        Tier::Participant => pb::AccessTier::Participant,
+        Tier::Authority => pb::AccessTier::Authority,
+    }
+}
+
+/// Checks a rendering of the walk's robot field by field against the tier
+/// it must be in: every public field always, the participant fields from
+/// PARTICIPANT on, the holder for AUTHORITY only.
+#[track_caller]
+fn assert_fields(robot: &pb::Robot, tier: Tier, who: &str) {
+    let production = robot.production.clone().unwrap_or_default();
+    let public = [
+        ("robot_id", !robot.robot_id.is_empty()),
+        ("display_id", !robot.display_id.is_empty()),
+        ("country_code", robot.country_code == "CN"),
+        ("manufacturer_code", robot.manufacturer_code == "0001"),
+        ("model_code", robot.model_code == "HX0001"),
+        ("serial", !robot.serial.is_empty()),
+        ("manufacturer_name", !robot.manufacturer_name.is_empty()),
+        ("model_name", !robot.model_name.is_empty()),
+        ("status", robot.status() == RobotStatus::InMarket),
+        ("recalled", robot.recalled),
+        (
+            "production.production_time",
+            production.production_time.is_some(),
+        ),
+        ("open_recall", robot.open_recall.starts_with("recalls/")),
+        (
+            "open_recalls",
+            robot.open_recalls.len() == 1 && robot.open_recalls[0].reason == "walk recall",
+        ),
+        ("stolen", robot.stolen),
+        (
+            "jurisdiction",
+            robot.jurisdiction() == Jurisdiction::Domestic,
+        ),
+    ];
+    for (field, shown) in public {
+        assert!(shown, "{who}: {field} is on the public card: {robot:?}");
+    }
+    let participant = [
+        ("production.factory", !production.factory.is_empty()),
+        ("event_count", robot.event_count > 0),
+        ("head_hash", !robot.head_hash.is_empty()),
+        ("register_time", robot.register_time.is_some()),
+        ("update_time", robot.update_time.is_some()),
+    ];
+    for (field, shown) in participant {
+        assert_eq!(
+            shown,
+            tier >= Tier::Participant,
+            "{who}: {field} in {tier:?}"
+        );
+    }
+    assert_eq!(
+        robot.holder.is_some(),
+        tier == Tier::Authority,
+        "{who}: holder in {tier:?}"
+    );
+    assert_eq!(robot.tier(), wire_tier(tier), "{who}");
+}
+
+/// The tiers of DESIGN.md (after the EU Battery Passport, Annex XIII),
+/// field by field, role by role: the card for everyone; the technical
+/// record and history without holders for every certified role; the holder
+/// for the regulator, this country's customs and police, and the holder of
+/// record itself.
+async fn each_tier_sees_its_fields_role_by_role(db: TestDb) {
+    let mut registry = spawn_registry(db).await;
+    let mut clients = clients(&registry).await;
+    // One robot held by the operator's organisation, one by a private
+    // person; both recalled and reported stolen, so that every public field
+    // has something to show.
+    let (by_operator, privately) = (robot(1), robot(2));
+    registry
+        .register(&[by_operator.clone(), privately.clone()])
+        .await;
+    for (id, holder) in [
+        (&by_operator, organization("OP0001")),
+        (&privately, private("WALK-PRIVATE-1")),
+    ] {
+        registry
+            .record(id, EventType::ReleasedToMarket, Default::default())
+            .await
+            .unwrap();
+        registry
+            .record_as(
+                "seller",
+                id,
+                EventType::OwnershipTransferred,
+                pb::EventDetails {
+                    holder,
+                    note: "handed over at the Wuhan store".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        registry
+            .recall(std::slice::from_ref(id), "walk recall")
+            .await;
+        registry
+            .record_as("police", id, EventType::ReportedStolen, Default::default())
+            .await
+            .unwrap();
+    }
+
+    for (identity, uri) in IDENTITIES {
+        let who = caller(uri);
+        let name = identity.unwrap_or("anonymous");
+        let client = clients.get_mut(identity).unwrap();
+        for id in [&by_operator, &privately] {
+            let holds = id == &by_operator && who.organization == "OP0001";
+            let tier = expected_tier(*identity, holds);
+            let card = client
+                .get_robot(pb::GetRobotRequest {
+                    robot_id: id.as_str().into(),
+                    view: pb::RobotView::Public.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_fields(&card, Tier::Public, name);
+
+            let full = client
+                .get_robot(pb::GetRobotRequest {
+                    robot_id: id.as_str().into(),
+                    view: pb::RobotView::Full.into(),
+                })
+                .await;
+            let events = client
+                .list_events(pb::ListEventsRequest {
+                    robot_id: id.as_str().into(),
+                    page_size: 0,
+                    page_token: String::new(),
+                })
+                .await;
+            if tier == Tier::Public {
+                assert_refused(full, Code::Unauthenticated, "IDENTITY_REQUIRED");
+                assert_refused(events, Code::Unauthenticated, "IDENTITY_REQUIRED");
+                continue;
+            }
+            assert_fields(&full.unwrap().into_inner(), tier, name);
+            let events = events.unwrap().into_inner();
+            assert_eq!(events.tier(), wire_tier(tier), "{name}");
+            // Every event is listed, the handover too; its holder and note
+            // for authorities only.
+            assert_eq!(events.events.len(), 5, "{name}");
+            let handover = &events.events[2];
+            assert_eq!(handover.r#type(), EventType::OwnershipTransferred);
+            let details = handover.details.clone().unwrap();
+            assert_eq!(details.holder.is_some(), tier == Tier::Authority, "{name}");
+            assert_eq!(details.note.is_empty(), tier < Tier::Authority, "{name}");
+            assert_eq!(handover.redacted, tier < Tier::Authority, "{name}");
+            // The technical history is there for every participant.
+            assert_eq!(events.events[3].r#type(), EventType::RecallIssued);
+            assert!(!events.events[3].details.clone().unwrap().recall.is_empty());
+        }
+    }
+
+    // Customs and police of another country are participants here; a
+    // manufacturer sees only its own robots.
+    for (name, expected) in [
+        ("customs-de", Ok(Tier::Participant)),
+        ("police-de", Ok(Tier::Participant)),
+        ("manufacturer-0002", Err("OUT_OF_SCOPE")),
+    ] {
+        let full = registry
+            .as_(name)
+            .await
+            .get_robot(pb::GetRobotRequest {
+                robot_id: by_operator.as_str().into(),
+                view: pb::RobotView::Full.into(),
+            })
+            .await;
+        match expected {
+            Ok(tier) => assert_fields(&full.unwrap().into_inner(), tier, name),
+            Err(reason) => {
+                assert_refused(full, Code::PermissionDenied, reason);
+            }
+        }
+    }
     registry.stop().await;
 }
 

@@ -103,6 +103,32 @@ impl TestRegistry {
             .map(tonic::Response::into_inner)
     }
 
+    /// Releases each robot to the market, as its manufacturer.
+    pub async fn release(&mut self, ids: &[RobotId]) {
+        for id in ids {
+            self.record(id, EventType::ReleasedToMarket, Default::default())
+                .await
+                .expect("released");
+        }
+    }
+
+    /// Asserts that `identity` may not record `kind` on `id`:
+    /// PERMISSION_DENIED, for `reason`.
+    pub async fn assert_denied(
+        &self,
+        identity: &str,
+        id: &RobotId,
+        kind: EventType,
+        details: pb::EventDetails,
+        reason: &str,
+    ) -> Status {
+        assert_refused(
+            self.record_as(identity, id, kind, details).await,
+            tonic::Code::PermissionDenied,
+            reason,
+        )
+    }
+
     /// Recalls the listed robots of CN-0001-HX0001 (all of them, for none)
     /// as the manufacturer.
     pub async fn recall(&self, ids: &[RobotId], reason: &str) -> pb::Recall {
