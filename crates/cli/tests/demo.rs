@@ -197,13 +197,15 @@ fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
     assert_eq!(verified["intact"], true);
 
     // A refusal names its code and reason on stderr, and exits non-zero:
-    // a robot abroad cannot be sold here.
+    // a robot abroad cannot be sold here, not even by the regulator (who
+    // may record a sale whoever holds the robot; a seller is not its
+    // holder, and would be refused for that first).
     let sale = [
         "record",
         robot,
         "sold",
         "--as",
-        "seller",
+        "regulator",
         "--holder-org",
         "DE-HRB-1",
     ];
