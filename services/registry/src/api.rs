@@ -22,7 +22,8 @@ use tonic_types::StatusExt;
 use crate::access_log::{self, LogVerdict};
 use crate::convert::{
     details_from_wire, event_kind_from_wire, event_to_wire, history_problem_to_wire,
-    jurisdiction_to_wire, recall_to_wire, registration_from_wire, robot_to_wire, tier_to_wire,
+    jurisdiction_to_wire, pseudonymise, recall_to_wire, registration_from_wire, robot_to_wire,
+    tier_to_wire,
 };
 use crate::event_writer::EventWriter;
 use crate::store::{EventRequest, RecallDraft, RecallFilter, RegistryStore, WriteError, recall_id};
@@ -298,7 +299,10 @@ impl RegistryService for RegistryApi {
         let key = RequestKey::new(
             "RecordEvent",
             &message.request_id,
-            &without_request_id(&message, |m| m.request_id.clear()),
+            &without_request_id(&message, |m| {
+                m.request_id.clear();
+                pseudonymise(&mut m.details, &self.holder_key);
+            }),
         )
         .map_err(status)?;
         let pb::RecordEventRequest {
@@ -347,7 +351,12 @@ impl RegistryService for RegistryApi {
         let key = RequestKey::new(
             "RecordEvents",
             &message.request_id,
-            &without_request_id(&message, |m| m.request_id.clear()),
+            &without_request_id(&message, |m| {
+                m.request_id.clear();
+                for event in &mut m.events {
+                    pseudonymise(&mut event.details, &self.holder_key);
+                }
+            }),
         )
         .map_err(status)?;
         let pb::RecordEventsRequest {

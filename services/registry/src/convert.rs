@@ -144,6 +144,26 @@ pub fn details_from_wire(
     Ok((details, presented))
 }
 
+/// Replaces the private references in `details` (a new private holder's,
+/// the current holder's) by their keyed hashes, for a request's
+/// fingerprint: the requests table keeps a plain SHA-256 of what it
+/// fingerprints, and a reference the seller chose must not be guessable
+/// from it.
+pub fn pseudonymise(details: &mut Option<pb::EventDetails>, key: &HolderKey) {
+    let Some(details) = details else {
+        return;
+    };
+    if let Some(common::Holder {
+        kind: Some(common::holder::Kind::PrivateReference(reference)),
+    }) = &mut details.holder
+    {
+        *reference = key.digest(reference);
+    }
+    if !details.current_holder.is_empty() {
+        details.current_holder = key.digest(&details.current_holder);
+    }
+}
+
 fn details_to_wire(details: &EventDetails) -> pb::EventDetails {
     pb::EventDetails {
         holder: details.holder.as_ref().map(holder_to_wire),

@@ -881,7 +881,50 @@ async fn raw_private_holder_references_are_stored_nowhere(db: TestDb) {
             "{reference} found in the database"
         );
     }
+
+    // Nor can a guess of a reference be confirmed from a stored request
+    // fingerprint: it covers the keyed hashes, not the references. Here a
+    // resale presents the holder's reference and names the next one.
+    let id = robot(200);
+    let resale = pb::RecordEventRequest {
+        details: Some(pb::EventDetails {
+            holder: private("PRIVATE-BUYER-NEXT"),
+            current_holder: references[0].clone(),
+            ..Default::default()
+        }),
+        ..record_request(&id, EventType::OwnershipTransferred, Default::default())
+    };
+    registry
+        .as_("seller")
+        .await
+        .record_event(resale.clone())
+        .await
+        .expect("resold for its holder");
+    let guessed: [u8; 32] = {
+        use prost::Message;
+        use sha2::Digest;
+        let mut unkeyed = resale;
+        unkeyed.request_id.clear();
+        sha2::Sha256::digest(unkeyed.encode_to_vec()).into()
+    };
+    let literal = match registry.db.backend {
+        robotid_test_support::Backend::Sqlite => format!("X'{}'", hex(&guessed)),
+        robotid_test_support::Backend::Postgres => format!("'\\x{}'::bytea", hex(&guessed)),
+    };
+    let confirmed = registry
+        .tamper(format!(
+            "UPDATE requests SET created_at = created_at WHERE fingerprint = {literal}"
+        ))
+        .await;
+    assert_eq!(
+        confirmed, 0,
+        "a guess of the references matched a fingerprint"
+    );
     registry.stop().await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn one_noisy_identity_is_limited_and_told_when_to_retry(db: TestDb) {
