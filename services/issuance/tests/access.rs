@@ -11,7 +11,10 @@ use robotid_test_support::identities::{
 use robotid_test_support::{TestDb, each_backend};
 use support::*;
 
-each_backend!(every_rpc_answers_each_identity_as_the_table_says);
+each_backend!(
+    every_rpc_answers_each_identity_as_the_table_says,
+    a_manufacturer_issues_only_under_its_deployments_country,
+);
 
 /// Model codes of manufacturer 0001 that issuance admits (it refuses the
 /// few whose fixed prefix would hide a transposition), after `MODEL`.
@@ -130,6 +133,31 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                 other => panic!("no fixture for {other}"),
             }
         }
+    }
+    issuance.stop().await;
+    registry.stop().await;
+}
+
+/// A manufacturer's certificate is of its deployment's CA, so its scope
+/// includes the deployment's country: Germany's issuance issues DE codes to
+/// `robotid://manufacturer/0001`, even for a manufacturer whose record
+/// names another country, and no request names a country to ask for
+/// another.
+async fn a_manufacturer_issues_only_under_its_deployments_country(db: TestDb) {
+    let registry = spawn_registry(db.same_engine().await).await;
+    let home = IssuanceHome::new(db);
+    let mut issuance = home
+        .start(registry.addr, |config| config.country = "DE".into())
+        .await;
+    let model = issuance.approved_model().await;
+    let issued = issuance
+        .issue(&model, 3, "german-issue")
+        .await
+        .expect("issued")
+        .robots;
+    assert_eq!(issued.len(), 3);
+    for robot in &issued {
+        assert!(robot.robot_id.starts_with("DE0001HX0001"), "{robot:?}");
     }
     issuance.stop().await;
     registry.stop().await;
