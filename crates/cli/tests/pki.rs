@@ -91,6 +91,7 @@ fn makes_a_ca_and_a_certificate_per_role_and_service_then_reuses_them() {
         ("operator", "robotid://operator/OP0001"),
         ("recycler", "robotid://recycler/RC0001"),
         ("customs", "robotid://customs/DE-SHA"),
+        ("police", "robotid://police/DE-POL"),
         ("issuance", "robotid://service/issuance"),
         ("registry", "robotid://service/registry"),
         ("transfer", "robotid://service/transfer"),
