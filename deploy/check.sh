@@ -13,8 +13,8 @@
 #     checkov scans it: a failed checkov check fails the run unless
 #     deploy/k8s/checkov-skips.txt lists it with its reason (and
 #     deploy/k8s/README.md explains it);
-#   - once, a negative self-test of the CRD check: broken copies of the
-#     rendered production resources must each be refused.
+#   - once, negative self-tests of the CRD and wiring checks: broken copies
+#     of the rendered production overlay must each be refused.
 # No cluster and no Docker engine needed. The linters are pinned PyPI
 # packages in virtualenvs cached under target/ci-tools/ (first run: about
 # two minutes, mostly checkov; later runs reuse them). The CRDs are read
@@ -157,13 +157,18 @@ for overlay_dir in deploy/k8s/overlays/*/; do
     fi
 done
 
-printf '==> deploy: negative self-test of the CRD check\n'
+printf '==> deploy: negative self-tests of the CRD and wiring checks\n'
 if [ ! -d "$CNPG_CRDS" ]; then
-    printf '    skipped: the self-test (no %s)\n' "$CNPG_CRDS"
+    printf '    skipped: the CRD check'"'"'s self-test (no %s)\n' "$CNPG_CRDS"
 elif "$PY" deploy/crd_check.py self-test --crds "$CNPG_CRDS" "$OUT/production.yaml"; then
     pass "the CRD check refuses broken resources"
 else
     fail "the CRD check accepted a broken resource"
+fi
+if "$PY" deploy/wiring_check.py --self-test "$OUT/production.yaml"; then
+    pass "the wiring check finds broken wirings"
+else
+    fail "the wiring check missed a broken wiring"
 fi
 
 printf '==> deploy: %s passed, %s failed (%ss)\n' "$passed" "$failed" "$((SECONDS - start))"

@@ -3,6 +3,9 @@
 across the objects of one rendered overlay.
 
   wiring_check.py RENDERED
+  wiring_check.py --self-test RENDERED
+      breaks the wiring of the rendered overlay in memory one way at a
+      time and fails unless each is found (needs the production overlay).
 
 The registry's public HTTP port, in every overlay:
   - ROBOTID_HTTP_LISTEN's port is the registry container's port `http`, and
@@ -36,6 +39,7 @@ The databases, in an overlay with CloudNativePG Clusters:
 Exits 1 on any finding.
 """
 
+import copy
 import sys
 from urllib.parse import parse_qs, urlparse
 
@@ -48,9 +52,8 @@ PLUGIN = "barman-cloud.cloudnative-pg.io"
 
 
 class Render:
-    def __init__(self, path):
-        with open(path, encoding="utf-8") as f:
-            self.objects = [o for o in yaml.safe_load_all(f) if o]
+    def __init__(self, objects):
+        self.objects = objects
         self.findings = []
         self.passed = []
 
@@ -367,12 +370,94 @@ def check_podmonitors(render, clusters, poolers):
         render.ok(f"PodMonitors cover {len(targets)} workloads (instances, poolers, services)")
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    render = Render(sys.argv[1])
+def check(objects):
+    render = Render(objects)
     check_public_http(render)
     check_databases(render)
+    return render
+
+
+# ── self-test: each broken wiring must be found ────────────────────────────
+def first(objects, kind, name=None):
+    return next(o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name))
+
+
+def set_config(objects, configmap_prefix, key, value):
+    for o in objects:
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith(configmap_prefix):
+            o["data"][key] = value
+
+
+def broken_wirings():
+    """(description, mutate, a word the finding must contain)"""
+    read_url = "postgres://robotid_registry@robotid-registry-db-rw:5432/robotid_registry?sslmode=verify-full&sslrootcert=/etc/robotid/db-ca/ca.crt"
+    with_password = "postgres://robotid_registry:hunter2@robotid-registry-db-pooler-rw:5432/robotid_registry?sslmode=verify-full&sslrootcert=/etc/robotid/db-ca/ca.crt"
+    return [
+        ("a Pooler in transaction mode",
+         lambda o: first(o, "Pooler")["spec"]["pgbouncer"].update(poolMode="transaction"), "transaction"),
+        ("replica reads at the primary",
+         lambda o: set_config(o, "robotid-registry-", "ROBOTID_READ_DATABASE_URL", read_url), "READ_DATABASE_URL"),
+        ("a password in a URL",
+         lambda o: set_config(o, "robotid-registry-", "ROBOTID_DATABASE_URL", with_password), "password"),
+        ("TLS without host verification",
+         lambda o: set_config(o, "robotid-issuance-", "ROBOTID_DATABASE_URL",
+                              "postgres://robotid_issuance@robotid-issuance-db-pooler-rw:5432/robotid_issuance?sslmode=require"),
+         "verify-full"),
+        ("another service's database",
+         lambda o: set_config(o, "robotid-transfer-", "ROBOTID_DATABASE_URL",
+                              "postgres://robotid_transfer@robotid-issuance-db-pooler-rw:5432/robotid_transfer?sslmode=verify-full&sslrootcert=/etc/robotid/db-ca/ca.crt"),
+         "host"),
+        ("writes acknowledged unreplicated",
+         lambda o: first(o, "Cluster")["spec"]["postgresql"]["synchronous"].update(dataDurability="preferred"),
+         "dataDurability"),
+        ("two clusters archiving to one path",
+         lambda o: [s["spec"]["configuration"].update(destinationPath="s3://one/path")
+                    for s in o if s["kind"] == "ObjectStore"], "destinationPath"),
+        ("a cluster without its PodMonitor",
+         lambda o: o.remove(first(o, "PodMonitor", "robotid-registry-db")), "PodMonitor"),
+        ("the whole site behind the Ingress",
+         lambda o: first(o, "Ingress")["spec"]["rules"][0]["http"]["paths"][0].update(path="/"), "publishes"),
+        ("gRPC behind the Ingress",
+         lambda o: first(o, "Ingress")["spec"]["rules"][0]["http"]["paths"][1]["backend"]["service"]["port"]
+         .update(name="grpc"), "only the registry's"),
+        ("an Ingress host that is not the public URL's",
+         lambda o: set_config(o, "robotid-registry-", "ROBOTID_PUBLIC_URL", "https://elsewhere.example.org"),
+         "host"),
+        ("the HTTP port open to everyone",
+         lambda o: first(o, "NetworkPolicy", "allow-clients-to-registry")["spec"]["ingress"][0]["ports"]
+         .append({"protocol": "TCP", "port": 8080}), "from anywhere"),
+    ]
+
+
+def self_test(objects):
+    failed = 0
+    if check(objects).findings:
+        print("    FAILED wiring self-test: the unbroken render has findings")
+        return 1
+    for description, mutate, word in broken_wirings():
+        broken = copy.deepcopy(objects)
+        mutate(broken)
+        findings = check(broken).findings
+        if not any(word in f for f in findings):
+            print(f"    FAILED wiring self-test: {description} was not found ({findings or 'no finding'})")
+            failed += 1
+    if not failed:
+        print(f"    wiring self-test: {len(broken_wirings())} broken wirings, each found")
+    return 1 if failed else 0
+
+
+def main():
+    arguments = sys.argv[1:]
+    testing = arguments[:1] == ["--self-test"]
+    if testing:
+        arguments = arguments[1:]
+    if len(arguments) != 1:
+        sys.exit(__doc__)
+    with open(arguments[0], encoding="utf-8") as f:
+        objects = [o for o in yaml.safe_load_all(f) if o]
+    if testing:
+        sys.exit(self_test(objects))
+    render = check(objects)
     for message in render.passed:
         print(f"    wired: {message}")
     for message in render.findings:
