@@ -16,6 +16,9 @@
 //! | [`tree`] | appending (tiles that change), tree hash, proofs, from tiles |
 //! | [`proof`] | inclusion and consistency verification (RFC 9162 §2.1.3.2, §2.1.4.2) |
 //! | [`bundle`] | entry bundles: `u16` big-endian length, then the entry |
+//! | [`note`] | signed notes, verifier keys, Ed25519 signers |
+//! | [`checkpoint`] | checkpoints, plain and signed |
+//! | [`cosignature`] | `cosignature/v1` witness cosignatures |
 //!
 //! # Storage
 //!
@@ -57,14 +60,20 @@
 #![deny(rust_2018_idioms)]
 
 pub mod bundle;
+pub mod checkpoint;
+pub mod cosignature;
 pub mod hash;
+pub mod note;
 pub mod proof;
 mod text;
 pub mod tile;
 pub mod tree;
 
 pub use bundle::{EntryBundleError, decode_entry_bundle, encode_entry_bundle};
+pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, origin_from_prefix};
+pub use cosignature::Cosigner;
 pub use hash::{Hash, empty_tree_hash, leaf_hash, node_hash};
+pub use note::{KeyError, Note, NoteError, NoteSignature, NoteSigner, SignatureType, VerifierKey};
 pub use proof::{ProofError, verify_consistency, verify_inclusion};
 pub use tile::{Tile, TilePath, TileReader, TileSet, parse_tile_path};
 pub use tree::{Appended, TreeError};
