@@ -19,6 +19,9 @@
 //! | [`note`] | signed notes, verifier keys, Ed25519 signers |
 //! | [`checkpoint`] | checkpoints, plain and signed |
 //! | [`cosignature`] | `cosignature/v1` witness cosignatures |
+//! | [`witness`] | the `add-checkpoint` request and the witness's decision |
+//! | [`policy`] | policy files and their quorum |
+//! | [`tlog_proof`] | proof bundles |
 //!
 //! # Storage
 //!
@@ -64,19 +67,27 @@ pub mod checkpoint;
 pub mod cosignature;
 pub mod hash;
 pub mod note;
+pub mod policy;
 pub mod proof;
 mod text;
 pub mod tile;
+pub mod tlog_proof;
 pub mod tree;
+pub mod witness;
 
 pub use bundle::{EntryBundleError, decode_entry_bundle, encode_entry_bundle};
 pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, origin_from_prefix};
 pub use cosignature::Cosigner;
 pub use hash::{Hash, empty_tree_hash, leaf_hash, node_hash};
 pub use note::{KeyError, Note, NoteError, NoteSignature, NoteSigner, SignatureType, VerifierKey};
+pub use policy::{Policy, PolicyError, PolicyVerdict};
 pub use proof::{ProofError, verify_consistency, verify_inclusion};
 pub use tile::{Tile, TilePath, TileReader, TileSet, parse_tile_path};
+pub use tlog_proof::{ProofBundle, ProofBundleError};
 pub use tree::{Appended, TreeError};
+pub use witness::{
+    AddCheckpoint, Cosigned, ForkEvidence, ForkKind, Refusal, Refused, TreeHead, Witness,
+};
 
 /// Property tests run the same cases on every machine.
 #[cfg(test)]
