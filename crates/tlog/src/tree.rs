@@ -333,7 +333,7 @@ fn partial_tiles(size: u64) -> Vec<Tile> {
         .collect()
 }
 
-pub(crate) fn hashes_of(data: &[u8]) -> Vec<Hash> {
+fn hashes_of(data: &[u8]) -> Vec<Hash> {
     data.chunks_exact(HASH_SIZE)
         .map(|chunk| chunk.try_into().expect("chunks of 32"))
         .collect()
