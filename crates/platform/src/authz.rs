@@ -197,8 +197,11 @@ pub fn event_allows(kind: EventKind) -> &'static [Allow] {
             &[R(Role::Operator), R(Role::Seller), R(Role::Regulator)]
         }
         // Border crossings are recorded by the transfer service, which
-        // customs call.
-        E::ExportCleared | E::Exported | E::Imported => &[S("transfer")],
+        // customs call; it alone cancels a clearance (on expiry or when
+        // customs withdraw it).
+        E::ExportCleared | E::Exported | E::Imported | E::ExportClearanceCancelled => {
+            &[S("transfer")]
+        }
         E::Decommissioned => &[
             R(Role::Operator),
             R(Role::Recycler),

@@ -35,6 +35,7 @@ pub fn event_kind_from_wire(field: &str, value: i32) -> Result<EventKind, ApiErr
         Ok(T::Imported) => EventKind::Imported,
         Ok(T::Decommissioned) => EventKind::Decommissioned,
         Ok(T::Recycled) => EventKind::Recycled,
+        Ok(T::ExportClearanceCancelled) => EventKind::ExportClearanceCancelled,
         Ok(T::Unspecified) | Err(_) => {
             return Err(ApiError::invalid_argument(
                 field,
@@ -66,6 +67,7 @@ pub fn event_kind_to_wire(kind: EventKind) -> common::EventType {
         EventKind::Imported => T::Imported,
         EventKind::Decommissioned => T::Decommissioned,
         EventKind::Recycled => T::Recycled,
+        EventKind::ExportClearanceCancelled => T::ExportClearanceCancelled,
     }
 }
 

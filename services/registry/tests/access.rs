@@ -243,7 +243,9 @@ async fn robot_ready_for(
         ],
         EventKind::RecallRemedied => vec![(T::RecallIssued, none())],
         EventKind::Recovered => vec![(T::ReportedStolen, none())],
-        EventKind::Exported => vec![(T::ReleasedToMarket, none()), (T::ExportCleared, abroad())],
+        EventKind::Exported | EventKind::ExportClearanceCancelled => {
+            vec![(T::ReleasedToMarket, none()), (T::ExportCleared, abroad())]
+        }
         EventKind::Imported => vec![
             (T::ReleasedToMarket, none()),
             (T::ExportCleared, abroad()),
@@ -263,7 +265,10 @@ async fn robot_ready_for(
             holder: organization("ACME"),
             ..none()
         },
-        EventKind::ExportCleared | EventKind::Exported | EventKind::Imported => abroad(),
+        EventKind::ExportCleared
+        | EventKind::Exported
+        | EventKind::Imported
+        | EventKind::ExportClearanceCancelled => abroad(),
         EventKind::ComponentReplaced => pb::EventDetails {
             component: "hand".into(),
             ..none()
