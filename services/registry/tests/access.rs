@@ -72,6 +72,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                         .register_robots(pb::RegisterRobotsRequest {
                             request_id: unique("matrix"),
                             robots: vec![registration(&robot(next_robot))],
+                            on_behalf_of: String::new(),
                         })
                         .await;
                     assert_answer(name, who, allowed, refusal, result);
@@ -119,6 +120,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                                 details: None,
                                 occur_time: None,
                             }],
+                            on_behalf_of: String::new(),
                         })
                         .await;
                     let code = result
