@@ -122,13 +122,22 @@ impl Customs {
             .await
         {
             Ok(()) => {}
-            Err(RegistryError::Unavailable(message)) => return Err(registry_unavailable(&message)),
             // Cancelled already (a withdrawal whose own write here was
-            // lost), or its robots are no longer cleared by it: nothing is
-            // left to cancel, and the transfer is over either way.
-            Err(refused) => {
+            // lost: REQUEST_ID_REUSED), or its robots are no longer cleared
+            // by it (a lifecycle refusal): nothing is left to cancel, and
+            // the transfer is over either way.
+            Err(
+                refused @ RegistryError::Refused {
+                    code: Code::FailedPrecondition,
+                    ..
+                },
+            ) => {
                 tracing::warn!(transfer = %transfer.id, %refused, "expired clearance had nothing to cancel");
             }
+            // Anything else (unreachable, or refused for a reason that is
+            // no answer about the robots): the next round tries again.
+            Err(RegistryError::Unavailable(message)) => return Err(registry_unavailable(&message)),
+            Err(refused) => return Err(ApiError::internal(&refused)),
         }
         self.store.expire(&transfer.id, now, SERVICE_IDENTITY).await
     }

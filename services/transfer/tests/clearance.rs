@@ -548,9 +548,38 @@ async fn a_clearance_lapses_by_itself_and_serves_nothing_after(db: TestDb) {
     .await;
     let de = Deployment::spawn("DE", "CN", de_db).await;
     de.trust(cn.trusted()).await;
-    let robots = cn.issue("HX0001", 6).await;
-    let (idle, quick, others) = (&robots[0], &robots[1], &robots[2..]);
+    let robots = cn.issue("HX0001", 7).await;
+    let (idle, quick, lost, others) = (&robots[0], &robots[1], &robots[2], &robots[3..]);
     let (mut twin, _) = cn.another_transfer().await;
+
+    // A withdrawal whose answer was lost after the registry cancelled the
+    // clearance: the transfer here still says CLEARED, the robot is home
+    // and cleared again by another transfer. When the first lapses, the
+    // sweep cancels nothing of the second's.
+    let first = cn.clear(export("CN", "DE", &[&lost.id], false)).await;
+    let first_id = robotid_domain::transfer::TransferId::parse_name(&first.name).unwrap();
+    cn.registry_as("transfer")
+        .await
+        .record_events(registry::RecordEventsRequest {
+            request_id: first_id.registry_request_id("cancelled"),
+            events: vec![registry::RecordEventRequest {
+                request_id: String::new(),
+                robot_id: lost.id.as_str().into(),
+                r#type: EventType::ExportClearanceCancelled.into(),
+                details: Some(registry::EventDetails {
+                    country_code: "DE".into(),
+                    reference: first.name.clone(),
+                    note: "export clearance withdrawn before departure".into(),
+                    ..Default::default()
+                }),
+                occur_time: None,
+            }],
+            on_behalf_of: CN_CUSTOMS.into(),
+        })
+        .await
+        .expect("the lost withdrawal's registry step");
+    let second = cn.clear(export("CN", "DE", &[&lost.id], false)).await;
+    assert_eq!(second.state(), pb::TransferState::Cleared, "{second:?}");
 
     let waiting = cn.clear(export("CN", "DE", &[&idle.id], false)).await;
     let validity = waiting.expire_time.as_ref().unwrap().seconds
@@ -637,6 +666,32 @@ async fn a_clearance_lapses_by_itself_and_serves_nothing_after(db: TestDb) {
     assert_eq!(
         cn.robot(&quick.id).await.jurisdiction(),
         Jurisdiction::Abroad
+    );
+
+    eventually("the first clearance of the robot expired", || async {
+        (cn.transfer(&first.name).await.state() == pb::TransferState::Expired).then_some(())
+    })
+    .await;
+    let cancelled_transfers: Vec<String> = cn
+        .events(&lost.id)
+        .await
+        .into_iter()
+        .filter(|e| e.r#type() == EventType::ExportClearanceCancelled)
+        .map(|e| e.details.unwrap().reference)
+        .collect();
+    assert_eq!(
+        cancelled_transfers
+            .iter()
+            .filter(|r| **r == first.name)
+            .count(),
+        1,
+        "the first clearance is cancelled once: {cancelled_transfers:?}"
+    );
+    assert!(
+        cancelled_transfers
+            .iter()
+            .all(|r| *r == first.name || *r == second.name),
+        "{cancelled_transfers:?}"
     );
 
     // Two instances sweep side by side: each clearance is cancelled once.
