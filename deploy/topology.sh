@@ -2,11 +2,12 @@
 # The local topology: the three service binaries as three separate
 # processes on PostgreSQL, with the settings the Kubernetes manifests give
 # them (the ROBOTID_* literals of deploy/k8s/base/kustomization.yaml, read
-# from there; only addresses and file paths are local), over mutual TLS with
-# a PKI made by `robotid pki`. It waits for health, walks a robot through
+# from there; only addresses, file paths and the public URL are local), over
+# mutual TLS with a PKI made by `robotid pki`. It waits for health, walks a robot through
 # issuance, release, sale, export clearance and departure with the
 # `robotid` CLI, checks the outcome, stops the services with SIGTERM and
-# checks that each exits 0.
+# checks that each exits 0. Once the registry binary has --http-listen, its
+# public HTTP listener must serve the log's checkpoint too.
 #
 # Needs: `cargo build --bins` done (target/debug), PostgreSQL on
 # 127.0.0.1:5432 (user postgres, trust auth; ROBOTID_TOPOLOGY_PG overrides),
@@ -60,6 +61,9 @@ elapsed() { printf '%d.%01d s' $(( ($(date +%s%N) - start_ns) / 1000000000 )) $(
 "$BIN/robotid" pki --dir "$WORK/pki" >/dev/null
 "$BIN/robotid" credential keygen --out "$WORK/signing-key.pem" >/dev/null
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/holder-key"
+# The registry's log and witness keys: Ed25519 PKCS#8 PEM, as the signing key.
+"$BIN/robotid" credential keygen --out "$WORK/log-key.pem" >/dev/null
+"$BIN/robotid" credential keygen --out "$WORK/witness-key.pem" >/dev/null
 chmod 600 "$WORK/holder-key"
 
 # ── Databases ───────────────────────────────────────────────────────────
@@ -67,10 +71,13 @@ for service in issuance registry transfer; do
     psql "$PG/postgres" -qAtc "CREATE DATABASE ${RUN_ID}_${service}" >/dev/null
 done
 
-read -r P_ISS P_REG P_TRA H_ISS H_REG H_TRA M_ISS M_REG M_TRA <<<"$(free_ports 9)"
+read -r P_ISS P_REG P_TRA H_ISS H_REG H_TRA M_ISS M_REG M_TRA W_REG <<<"$(free_ports 10)"
 
 # Runs one service with the manifests' settings for it, then the local
-# ones (which win: the environment is read last to first here).
+# ones (which win: the environment is read last to first here). A setting
+# the binary does not know yet is an environment variable it ignores (clap
+# reads only the variables of its own arguments), so the manifests may name
+# settings ahead of the code; they are never passed as flags.
 launch() {
     local service=$1 port=$2 health=$3 metrics=$4
     (
@@ -87,6 +94,10 @@ launch() {
         [ -n "${ROBOTID_REGISTRY_URL:-}" ] && ROBOTID_REGISTRY_URL="https://localhost:$P_REG"
         [ -n "${ROBOTID_SIGNING_KEY_FILE:-}" ] && ROBOTID_SIGNING_KEY_FILE="$WORK/signing-key.pem"
         [ -n "${ROBOTID_HOLDER_KEY_FILE:-}" ] && ROBOTID_HOLDER_KEY_FILE="$WORK/holder-key"
+        [ -n "${ROBOTID_HTTP_LISTEN:-}" ] && ROBOTID_HTTP_LISTEN="127.0.0.1:$W_REG"
+        [ -n "${ROBOTID_PUBLIC_URL:-}" ] && ROBOTID_PUBLIC_URL="http://127.0.0.1:$W_REG"
+        [ -n "${ROBOTID_LOG_KEY_FILE:-}" ] && ROBOTID_LOG_KEY_FILE="$WORK/log-key.pem"
+        [ -n "${ROBOTID_WITNESS_KEY_FILE:-}" ] && ROBOTID_WITNESS_KEY_FILE="$WORK/witness-key.pem"
         set +a
         exec "$BIN/robotid-$service"
     ) >"$WORK/$service.log" 2>&1 &
@@ -156,6 +167,20 @@ grep -q rpc_server <<<"$metrics" || fail "no registry metrics"
 for service in issuance registry transfer; do
     head -n 1 "$WORK/$service.log" | grep -q '^{' || fail "$service does not log JSON as the manifests ask"
 done
+# The public HTTP listener, where the manifests put it, once the binary
+# has one (ROBOTID_HTTP_LISTEN is only an ignored variable before that).
+if "$BIN/robotid-registry" --help 2>/dev/null | grep -q -- '--http-listen'; then
+    code=000
+    for _ in $(seq 50); do
+        code=$(curl -s -o "$WORK/checkpoint" -w '%{http_code}' "http://127.0.0.1:$W_REG/log/checkpoint" || true)
+        [ "$code" = 200 ] && break
+        sleep 0.1
+    done
+    [ "$code" = 200 ] || fail "the registry's HTTP listener answered $code for /log/checkpoint"
+    say "public HTTP listener serves /log/checkpoint"
+else
+    say "the registry binary has no --http-listen yet: its public HTTP listener is not checked"
+fi
 say "scenario passed: $ROBOT issued, released, sold, cleared for export, departed"
 
 # ── SIGTERM: each drains and exits 0 ────────────────────────────────────

@@ -1,5 +1,6 @@
 //! `robotid clearance`: customs clearance of a shipment — asking for it on
-//! export or import, following it, confirming departure and arrival.
+//! export or import, following it, confirming departure and arrival,
+//! withdrawing it before departure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,11 +30,15 @@ pub enum Command {
     /// Lists transfers, newest first.
     List(ListArgs),
     /// Confirms that a cleared export shipment left the country: its robots
-    /// are EXPORTED, abroad.
-    Depart(ConfirmArgs),
+    /// are EXPORTED, abroad, and the clearance is signed again with the
+    /// departure (the one the destination imports on).
+    Depart(DepartArgs),
     /// Confirms that a cleared import shipment arrived: its robots are
     /// IMPORTED into this registry.
     Arrive(ConfirmArgs),
+    /// Withdraws an export clearance before departure: its robots are back
+    /// home (the office that asked for it, or the regulator).
+    Withdraw(ConfirmArgs),
 }
 
 /// What every clearance request names besides its direction.
@@ -45,9 +50,10 @@ struct Shipment {
     /// Who declares the shipment (exporter, importer, their agent).
     #[arg(long)]
     declarant: String,
-    /// The customs office handling it, e.g. `CN-SHA`.
+    /// The customs office filing it, e.g. `CN-SHA`: the one your
+    /// certificate names (default: that one).
     #[arg(long)]
-    office: String,
+    office: Option<String>,
     /// Clear the eligible robots even when some are refused.
     #[arg(long)]
     allow_partial: bool,
@@ -71,8 +77,9 @@ pub struct ExportArgs {
     /// dev` runs in --data-dir).
     #[arg(long)]
     from: Option<String>,
-    /// Write the signed export clearance (COSE_Sign1) here, for the
-    /// destination's import.
+    /// Write the signed export clearance (COSE_Sign1) here. The
+    /// destination imports on the one `robotid clearance depart
+    /// --clearance-out` writes, signed again on departure.
     #[arg(long, value_name = "FILE")]
     clearance_out: Option<PathBuf>,
 }
@@ -96,10 +103,11 @@ pub struct ImportArgs {
     /// issue --credentials-dir` writes them so).
     #[arg(long, value_name = "DIR")]
     credentials_dir: PathBuf,
-    /// The origin registry's signed export clearance (`robotid clearance
-    /// export --clearance-out` writes it).
+    /// The origin registry's signed export clearance as it departed
+    /// (`robotid clearance depart --clearance-out` writes it): an import,
+    /// also a robot coming home, needs it.
     #[arg(long, value_name = "FILE")]
-    origin_clearance: Option<PathBuf>,
+    origin_clearance: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +126,16 @@ pub struct ConfirmArgs {
     request_id: RequestIdArg,
     /// The transfer, `transfers/{id}` or its id.
     transfer: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DepartArgs {
+    #[command(flatten)]
+    confirm: ConfirmArgs,
+    /// Write the departed clearance (COSE_Sign1) here, for the
+    /// destination's import.
+    #[arg(long, value_name = "FILE")]
+    clearance_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -163,11 +181,28 @@ pub async fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         Command::List(args) => list(args, globals).await,
-        Command::Depart(args) => {
+        Command::Depart(DepartArgs {
+            confirm: args,
+            clearance_out,
+        }) => {
             let request_id = args.request_id.get()?;
             let mut transfer = client(globals, &args.client).await?;
             let answer = transfer
                 .confirm_departure(pb::ConfirmDepartureRequest {
+                    request_id: request_id.clone(),
+                    name: transfer_name(&args.transfer),
+                })
+                .await?
+                .into_inner();
+            write_clearance(clearance_out.as_deref(), &answer)?;
+            show(&answer, Some(&request_id), globals, false);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Withdraw(args) => {
+            let request_id = args.request_id.get()?;
+            let mut transfer = client(globals, &args.client).await?;
+            let answer = transfer
+                .withdraw_clearance(pb::WithdrawClearanceRequest {
                     request_id: request_id.clone(),
                     name: transfer_name(&args.transfer),
                 })
@@ -199,6 +234,17 @@ async fn client(
     Ok(TransferServiceClient::new(
         connect(globals, args, Service::Transfer).await?,
     ))
+}
+
+/// Writes a transfer's signed clearance to `path`, when asked and signed.
+fn write_clearance(path: Option<&std::path::Path>, transfer: &pb::Transfer) -> anyhow::Result<()> {
+    if let Some(path) = path
+        && !transfer.clearance.is_empty()
+    {
+        std::fs::write(path, &transfer.clearance)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `transfers/ab12` or `ab12` → `transfers/ab12`.
@@ -241,18 +287,13 @@ async fn export(args: ExportArgs, globals: &Globals) -> anyhow::Result<ExitCode>
             origin_country: origin,
             destination_country: args.to,
             declarant: args.shipment.declarant,
-            customs_office: args.shipment.office,
+            customs_office: args.shipment.office.unwrap_or_default(),
             allow_partial: args.shipment.allow_partial,
             origin_clearance: Vec::new(),
         })
         .await?
         .into_inner();
-    if let Some(path) = &args.clearance_out
-        && !answer.clearance.is_empty()
-    {
-        std::fs::write(path, &answer.clearance)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_clearance(args.clearance_out.as_deref(), &answer)?;
     show(&answer, Some(&request_id), globals, args.shipment.quiet);
     Ok(decided(&answer))
 }
@@ -274,10 +315,8 @@ async fn import(args: ImportArgs, globals: &Globals) -> anyhow::Result<ExitCode>
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let origin_clearance = match &args.origin_clearance {
-        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => Vec::new(),
-    };
+    let origin_clearance = std::fs::read(&args.origin_clearance)
+        .with_context(|| format!("reading {}", args.origin_clearance.display()))?;
     let mut transfer = client(globals, &args.client).await?;
     let answer = transfer
         .request_clearance(pb::RequestClearanceRequest {
@@ -287,7 +326,7 @@ async fn import(args: ImportArgs, globals: &Globals) -> anyhow::Result<ExitCode>
             origin_country: args.from,
             destination_country: destination,
             declarant: args.shipment.declarant,
-            customs_office: args.shipment.office,
+            customs_office: args.shipment.office.unwrap_or_default(),
             allow_partial: args.shipment.allow_partial,
             origin_clearance,
         })
@@ -384,8 +423,11 @@ fn transfer_json(transfer: &pb::Transfer) -> serde_json::Value {
             "reason": d.reason,
         })).collect::<Vec<_>>(),
         "clearance_hex": hex::encode(&transfer.clearance),
+        "requested_by": transfer.requested_by,
+        "expire_time": output::time(&transfer.expire_time),
         "create_time": output::time(&transfer.create_time),
         "update_time": output::time(&transfer.update_time),
+        "updated_by": transfer.updated_by,
     })
 }
 
@@ -404,6 +446,7 @@ fn transfer_text(transfer: &pb::Transfer) -> String {
         ("state", state(transfer)),
         ("declarant", transfer.declarant.clone()),
         ("customs office", transfer.customs_office.clone()),
+        ("requested by", transfer.requested_by.clone()),
         (
             "clearance",
             if transfer.clearance.is_empty() {
@@ -412,7 +455,15 @@ fn transfer_text(transfer: &pb::Transfer) -> String {
                 format!("signed, {} bytes", transfer.clearance.len())
             },
         ),
-        ("updated", output::time_text(&transfer.update_time)),
+        ("expires", output::time_text(&transfer.expire_time)),
+        (
+            "updated",
+            format!(
+                "{} by {}",
+                output::time_text(&transfer.update_time),
+                transfer.updated_by
+            ),
+        ),
     ]);
     for decision in &transfer.decisions {
         let verdict = enum_name(decision.decision().as_str_name(), "DECISION_");

@@ -77,12 +77,17 @@ async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     } else {
         for entry in &trusted {
             println!(
-                "{}  key {}  {} … {}{}",
+                "{}  key {}  {} … {}  added by {}{}",
                 entry.country_code,
                 entry.key_id,
                 output::time_text(&entry.not_before),
                 output::time_text(&entry.not_after),
-                if entry.revoked { "  REVOKED" } else { "" }
+                entry.added_by,
+                if entry.revoked {
+                    format!("  REVOKED by {}", entry.revoked_by)
+                } else {
+                    String::new()
+                }
             );
         }
     }
@@ -143,5 +148,7 @@ fn trusted_json(entry: &pb::TrustedRegistry) -> serde_json::Value {
         "not_after": output::time(&entry.not_after),
         "revoked": entry.revoked,
         "revoke_time": output::time(&entry.revoke_time),
+        "added_by": entry.added_by,
+        "revoked_by": entry.revoked_by,
     })
 }

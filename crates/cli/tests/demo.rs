@@ -161,6 +161,12 @@ fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
     assert_eq!(there["origin_country"], "CN");
     assert_eq!(there["jurisdiction"], "DOMESTIC");
     assert_eq!(there["status"], "IN_SERVICE", "sold before it left");
+    assert_eq!(
+        there["factory"], "Wuhan line 3",
+        "imported with its production data: {there}"
+    );
+    assert!(there["production_time"].is_string(), "{there}");
+    assert_eq!(import["requested_by"], "robotid://customs/DE-SHA");
     let history = json(
         dir,
         &[&de[..], &["history", robot, "--as", "regulator"]].concat(),

@@ -87,6 +87,7 @@ async fn a_recall_is_opened_listed_and_read_from_the_command_line(db: TestDb) {
                     occur_time: None,
                 })
                 .collect(),
+            on_behalf_of: String::new(),
         })
         .await
         .unwrap();

@@ -1,7 +1,8 @@
 //! The export clearance: what the origin registry signs for a shipment its
 //! customs cleared, so that the destination can check offline which robots
-//! left with the origin's consent and in what state (as a travel document
-//! vouches for its holder at the next border).
+//! left with the origin's consent, in what state, until when, and that
+//! they did leave (as a travel document vouches for its holder at the next
+//! border).
 //!
 //! Payload: a CBOR map with small integer keys, as the ID credential has:
 //!
@@ -10,22 +11,33 @@
 //! | 1 | transfer, `transfers/{id}` at the origin | tstr |
 //! | 2 | origin country | tstr |
 //! | 3 | destination country | tstr |
-//! | 4 | cleared robots, each `[identity code, status]` | array of arrays |
+//! | 4 | cleared robots, each `[identity code, status, production]` | array of arrays |
 //! | 5 | model names, each `[country+manufacturer+model code (12), manufacturer name, model name]` | array of arrays |
 //! | 6 | issue time, whole seconds since the Unix epoch | int |
 //! | 7 | issuing registry's country | tstr |
 //! | 8 | key id of the signing key | bstr (8) |
+//! | 9 | expiry: the clearance is void from then on, whole seconds | int |
+//! | 10 | productions, each `[time in microseconds since the epoch or null, factory or null]` | array of arrays |
+//! | 11 | departure time, whole seconds; only once the shipment departed | int |
 //!
 //! A robot's status is its `robotid.common.v1.RobotStatus` number: 2 in
-//! market, 3 in service (only those can be exported). Names go in a table
-//! per model rather than per robot: a shipment is usually one or a few
-//! models, and 1,000 robots then cost about 33 KB instead of 60.
+//! market, 3 in service (only those can be exported); its production is
+//! an index into the production table. Names and productions go in tables
+//! rather than per robot: a shipment is usually one or a few models made
+//! in one or a few batches, and 1,000 robots then cost about 34 KB instead
+//! of 80.
+//!
+//! The origin signs a clearance twice: when customs clear the shipment
+//! (no departure time) and when they confirm that it left (with it). Only
+//! the second is good for an import: a clearance withdrawn or expired
+//! before departure never gets one, so the destination can tell offline.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ciborium::Value;
 use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::lifecycle::Status;
+use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
 
 use crate::cose::{CredentialError, decode_cbor, sign_payload, verify_payload};
@@ -42,6 +54,9 @@ const MODELS: i64 = 5;
 const ISSUED_AT: i64 = 6;
 const ISSUER_COUNTRY: i64 = 7;
 const KEY_ID: i64 = 8;
+const EXPIRES_AT: i64 = 9;
+const PRODUCTIONS: i64 = 10;
+const DEPARTED_AT: i64 = 11;
 
 /// Names in the model table are bounded as the registry bounds them.
 const MAX_NAME: usize = 200;
@@ -52,6 +67,8 @@ pub struct ClearedRobot {
     pub robot_id: RobotId,
     /// `InMarket` or `InService`.
     pub status: Status,
+    /// Date and place of production, as the origin registry holds them.
+    pub production: Production,
 }
 
 /// The names of one product model, as the origin registry holds them.
@@ -90,6 +107,11 @@ pub struct Clearance {
     /// The origin: only a robot's origin registry clears its export.
     pub issuer_country: CountryCode,
     pub kid: KeyId,
+    /// Whole seconds; after `issued_at`. From then on the clearance is
+    /// good for neither a departure nor an import.
+    pub expires_at: Timestamp,
+    /// Whole seconds, once the shipment departed; before `expires_at`.
+    pub departed_at: Option<Timestamp>,
 }
 
 /// The prefix of a robot's code that names its model: country,
@@ -114,9 +136,16 @@ fn status_from_number(number: i128) -> Option<Status> {
     }
 }
 
+/// Cut to whole seconds, as the claims carry times.
+fn whole_seconds(time: Timestamp) -> Timestamp {
+    Timestamp::from_parts(time.to_parts().0, 0)
+}
+
 impl Clearance {
     /// The claims for a shipment cleared by the registry of `origin` at
-    /// `issued_at` (cut to whole seconds) under key `kid`.
+    /// `issued_at` under key `kid`, void from `expires_at` (both cut to
+    /// whole seconds); not departed yet.
+    #[allow(clippy::too_many_arguments)] // The claims, each named.
     pub fn new(
         transfer: String,
         origin: CountryCode,
@@ -124,6 +153,7 @@ impl Clearance {
         robots: Vec<ClearedRobot>,
         models: Vec<ModelNames>,
         issued_at: Timestamp,
+        expires_at: Timestamp,
         kid: KeyId,
     ) -> Self {
         Self {
@@ -133,9 +163,25 @@ impl Clearance {
             destination,
             robots,
             models,
-            issued_at: Timestamp::from_parts(issued_at.to_parts().0, 0),
+            issued_at: whole_seconds(issued_at),
             kid,
+            expires_at: whole_seconds(expires_at),
+            departed_at: None,
         }
+    }
+
+    /// The same claims, for a shipment that departed at `at` (cut to whole
+    /// seconds).
+    pub fn departed(self, at: Timestamp) -> Self {
+        Self {
+            departed_at: Some(whole_seconds(at)),
+            ..self
+        }
+    }
+
+    /// Whether the clearance is still good at `now`.
+    pub fn is_valid_at(&self, now: Timestamp) -> bool {
+        now < self.expires_at
     }
 
     /// The names of a listed robot's model.
@@ -145,11 +191,31 @@ impl Clearance {
     }
 
     /// The robots by identity code, for checking a shipment against it.
-    pub fn robots_by_id(&self) -> BTreeMap<&RobotId, Status> {
+    pub fn robots_by_id(&self) -> BTreeMap<&RobotId, &ClearedRobot> {
         self.robots
             .iter()
-            .map(|robot| (&robot.robot_id, robot.status))
+            .map(|robot| (&robot.robot_id, robot))
             .collect()
+    }
+
+    /// The production table: each distinct production once, in the order
+    /// robots first name it, and each robot's index into it.
+    fn production_table(&self) -> (Vec<&Production>, Vec<usize>) {
+        let mut table: Vec<&Production> = Vec::new();
+        let indexes = self
+            .robots
+            .iter()
+            .map(
+                |robot| match table.iter().position(|p| **p == robot.production) {
+                    Some(index) => index,
+                    None => {
+                        table.push(&robot.production);
+                        table.len() - 1
+                    }
+                },
+            )
+            .collect();
+        (table, indexes)
     }
 
     /// Checks that the claims agree with each other; the same rules hold
@@ -165,6 +231,14 @@ impl Clearance {
         if self.origin == self.destination {
             return invalid("origin and destination are one country".into());
         }
+        if self.expires_at <= self.issued_at {
+            return invalid("the clearance expires before it was issued".into());
+        }
+        if let Some(departed) = self.departed_at
+            && (departed < self.issued_at || departed >= self.expires_at)
+        {
+            return invalid("departed outside the clearance's validity".into());
+        }
         if self.robots.is_empty() {
             return invalid("no robot is cleared".into());
         }
@@ -177,6 +251,14 @@ impl Clearance {
                 return invalid(format!(
                     "robot {} is {}, not in market or in service",
                     robot.robot_id, robot.status
+                ));
+            }
+            if let Some(factory) = &robot.production.factory
+                && (factory.trim().is_empty() || factory.chars().count() > MAX_NAME)
+            {
+                return invalid(format!(
+                    "the factory of robot {} is empty or too long",
+                    robot.robot_id
                 ));
             }
         }
@@ -205,13 +287,20 @@ impl Clearance {
 
     fn to_cbor(&self) -> Vec<u8> {
         let text = |value: &str| Value::Text(value.to_owned());
+        let seconds = |time: Timestamp| Value::from(time.to_parts().0);
+        let (productions, indexes) = self.production_table();
         let robots = self
             .robots
             .iter()
-            .map(|robot| {
+            .zip(indexes)
+            .map(|(robot, index)| {
                 // 0 is no status: a payload carrying it does not verify.
                 let status = status_number(robot.status).unwrap_or(0);
-                Value::Array(vec![text(robot.robot_id.as_str()), Value::from(status)])
+                Value::Array(vec![
+                    text(robot.robot_id.as_str()),
+                    Value::from(status),
+                    Value::from(index as u64),
+                ])
             })
             .collect();
         let models = self
@@ -225,16 +314,24 @@ impl Clearance {
                 ])
             })
             .collect();
-        let map = Value::Map(vec![
+        let productions = productions
+            .into_iter()
+            .map(|production| {
+                Value::Array(vec![
+                    production
+                        .produced_at
+                        .map_or(Value::Null, |time| Value::from(time.as_micros())),
+                    production.factory.as_deref().map_or(Value::Null, text),
+                ])
+            })
+            .collect();
+        let mut map = vec![
             (Value::from(TRANSFER), text(&self.transfer)),
             (Value::from(ORIGIN), text(self.origin.as_str())),
             (Value::from(DESTINATION), text(self.destination.as_str())),
             (Value::from(ROBOTS), Value::Array(robots)),
             (Value::from(MODELS), Value::Array(models)),
-            (
-                Value::from(ISSUED_AT),
-                Value::from(self.issued_at.to_parts().0),
-            ),
+            (Value::from(ISSUED_AT), seconds(self.issued_at)),
             (
                 Value::from(ISSUER_COUNTRY),
                 text(self.issuer_country.as_str()),
@@ -243,9 +340,15 @@ impl Clearance {
                 Value::from(KEY_ID),
                 Value::Bytes(self.kid.as_bytes().to_vec()),
             ),
-        ]);
-        let mut bytes = Vec::with_capacity(64 + 33 * self.robots.len());
-        ciborium::ser::into_writer(&map, &mut bytes).expect("writing CBOR to memory cannot fail");
+            (Value::from(EXPIRES_AT), seconds(self.expires_at)),
+            (Value::from(PRODUCTIONS), Value::Array(productions)),
+        ];
+        if let Some(departed) = self.departed_at {
+            map.push((Value::from(DEPARTED_AT), seconds(departed)));
+        }
+        let mut bytes = Vec::with_capacity(96 + 34 * self.robots.len());
+        ciborium::ser::into_writer(&Value::Map(map), &mut bytes)
+            .expect("writing CBOR to memory cannot fail");
         bytes
     }
 
@@ -256,12 +359,12 @@ impl Clearance {
         let Value::Map(entries) = decode_cbor(payload)? else {
             return Err(invalid("not a CBOR map"));
         };
-        let mut claims: [Option<Value>; 8] = Default::default();
+        let mut claims: [Option<Value>; 11] = Default::default();
         for (key, value) in entries {
             let index = key
                 .as_integer()
                 .and_then(|key| i64::try_from(key).ok())
-                .filter(|key| (TRANSFER..=KEY_ID).contains(key))
+                .filter(|key| (TRANSFER..=DEPARTED_AT).contains(key))
                 .ok_or_else(|| invalid("unknown claim"))?;
             if claims[(index - 1) as usize].replace(value).is_some() {
                 return Err(invalid("a claim given twice"));
@@ -276,6 +379,9 @@ impl Clearance {
             issued_at,
             issuer,
             kid,
+            expires_at,
+            productions,
+            departed_at,
         ] = claims;
         let text = |value: Option<Value>, name: &str| match value {
             Some(Value::Text(text)) => Ok(text),
@@ -288,17 +394,60 @@ impl Clearance {
             Some(Value::Array(items)) => Ok(items),
             _ => Err(invalid(&format!("{name} missing or not an array"))),
         };
-        let robots = array(robots, "robots")?
+        let seconds = |value: Option<Value>, name: &str| match value {
+            Some(Value::Integer(seconds)) => i64::try_from(seconds)
+                .ok()
+                .filter(|seconds| seconds.checked_mul(1_000_000).is_some())
+                .map(|seconds| Timestamp::from_parts(seconds, 0))
+                .ok_or_else(|| invalid(&format!("{name} out of range"))),
+            _ => Err(invalid(&format!("{name} missing or not an integer"))),
+        };
+        let productions = array(productions, "productions")?
             .into_iter()
             .map(|entry| match entry {
                 Value::Array(fields) => match <[Value; 2]>::try_from(fields) {
-                    Ok([Value::Text(id), Value::Integer(status)]) => Ok(ClearedRobot {
+                    Ok([time, factory]) => Ok(Production {
+                        produced_at: match time {
+                            Value::Null => None,
+                            Value::Integer(micros) => Some(Timestamp::from_micros(
+                                i64::try_from(micros)
+                                    .map_err(|_| invalid("a production time out of range"))?,
+                            )),
+                            _ => return Err(invalid("a production time is not an integer")),
+                        },
+                        factory: match factory {
+                            Value::Null => None,
+                            Value::Text(factory) => Some(factory),
+                            _ => return Err(invalid("a factory is not text")),
+                        },
+                    }),
+                    _ => Err(invalid("a production entry is not [time, factory]")),
+                },
+                _ => Err(invalid("a production entry is not an array")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let robots = array(robots, "robots")?
+            .into_iter()
+            .map(|entry| match entry {
+                Value::Array(fields) => match <[Value; 3]>::try_from(fields) {
+                    Ok(
+                        [
+                            Value::Text(id),
+                            Value::Integer(status),
+                            Value::Integer(index),
+                        ],
+                    ) => Ok(ClearedRobot {
                         robot_id: RobotId::parse(&id)
                             .map_err(|e| invalid(&format!("robot id: {e}")))?,
                         status: status_from_number(i128::from(status))
                             .ok_or_else(|| invalid("a robot status out of range"))?,
+                        production: usize::try_from(index)
+                            .ok()
+                            .and_then(|index| productions.get(index))
+                            .cloned()
+                            .ok_or_else(|| invalid("a production index out of range"))?,
                     }),
-                    _ => Err(invalid("a robot entry is not [code, status]")),
+                    _ => Err(invalid("a robot entry is not [code, status, production]")),
                 },
                 _ => Err(invalid("a robot entry is not an array")),
             })
@@ -328,12 +477,6 @@ impl Clearance {
                 _ => Err(invalid("a model entry is not an array")),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let issued_at = match issued_at {
-            Some(Value::Integer(seconds)) => i64::try_from(seconds)
-                .map(|seconds| Timestamp::from_parts(seconds, 0))
-                .map_err(|_| invalid("issue time out of range"))?,
-            _ => return Err(invalid("issue time missing or not an integer")),
-        };
         let kid = match kid {
             Some(Value::Bytes(bytes)) => {
                 KeyId::from_slice(&bytes).ok_or_else(|| invalid("key id is not 8 bytes"))?
@@ -351,11 +494,17 @@ impl Clearance {
             destination: country(destination, "destination")?,
             robots,
             models,
-            issued_at,
+            issued_at: seconds(issued_at, "issue time")?,
             issuer_country: country(issuer, "issuer country")?,
             kid,
+            expires_at: seconds(expires_at, "expiry")?,
+            departed_at: departed_at
+                .map(|value| seconds(Some(value), "departure time"))
+                .transpose()?,
         };
         clearance.validate()?;
+        // Also refuses a production table with entries no robot names, or
+        // in another order: one clearance, one encoding.
         if clearance.to_cbor() != payload {
             return Err(CredentialError::NotCanonical);
         }
@@ -423,6 +572,7 @@ mod tests {
                 } else {
                     Status::InMarket
                 },
+                production: wuhan(),
             })
             .collect();
         let models = if count > 1 {
@@ -437,8 +587,17 @@ mod tests {
             robots,
             models,
             Timestamp::from_micros(1_764_172_800_654_321),
+            Timestamp::from_micros(1_766_764_800_999_999),
             key.kid(),
         )
+    }
+
+    /// One batch: most robots of a shipment share their production.
+    fn wuhan() -> Production {
+        Production {
+            produced_at: Some(Timestamp::from_micros(1_764_000_000_123_456)),
+            factory: Some("Wuhan line 3".into()),
+        }
     }
 
     #[test]
@@ -446,20 +605,60 @@ mod tests {
         let key = SigningKey::from_seed(&[5; 32]);
         let claims = clearance(&key, 1_000);
         let signed = sign_clearance(&key, &claims).unwrap();
-        // About 33 bytes per robot: the code, its status and the framing.
+        // About 34 bytes per robot: the code, its status, its production's
+        // index and the framing.
         assert!(signed.len() < 35_000, "{} bytes", signed.len());
         let verified = verify_clearance(&signed, &key.verifying_key()).unwrap();
         assert_eq!(verified, claims);
         assert_eq!(verified.issued_at, Timestamp::from_parts(1_764_172_800, 0));
+        assert_eq!(verified.expires_at, Timestamp::from_parts(1_766_764_800, 0));
+        assert_eq!(verified.departed_at, None);
         assert_eq!(verified.issuer_country.as_str(), "CN");
         let listed = verified.robots_by_id();
-        assert_eq!(listed[&robot("HX0001", 3)], Status::InService);
+        assert_eq!(listed[&robot("HX0001", 3)].status, Status::InService);
+        assert_eq!(
+            listed[&robot("HX0001", 3)].production,
+            wuhan(),
+            "production time to the microsecond, and the factory"
+        );
         assert_eq!(
             verified.model_of(&robot("HX0002", 2)).unwrap().model_name,
             "SeeLight HX0002"
         );
         // Deterministic: a replayed clearance can answer the same bytes.
         assert_eq!(signed, sign_clearance(&key, &claims).unwrap());
+    }
+
+    #[test]
+    fn the_departed_clearance_carries_its_departure_and_productions_per_batch() {
+        let key = SigningKey::from_seed(&[5; 32]);
+        let mut claims = clearance(&key, 4);
+        claims.robots[1].production = Production::default();
+        claims.robots[2].production = Production {
+            produced_at: None,
+            factory: Some("Shenzhen line 1".into()),
+        };
+        let cleared = sign_clearance(&key, &claims).unwrap();
+        let departure = Timestamp::from_micros(1_765_000_000_777_000);
+        let departed = claims.clone().departed(departure);
+        let signed = sign_clearance(&key, &departed).unwrap();
+        assert_ne!(signed, cleared, "the departure is signed");
+        let verified = verify_clearance(&signed, &key.verifying_key()).unwrap();
+        assert_eq!(verified, departed);
+        assert_eq!(
+            verified.departed_at,
+            Some(Timestamp::from_parts(1_765_000_000, 0))
+        );
+        assert_eq!(verified.robots[1].production, Production::default());
+        assert_eq!(verified.robots[3].production, wuhan());
+        assert_eq!(
+            verify_clearance(&cleared, &key.verifying_key())
+                .unwrap()
+                .departed_at,
+            None
+        );
+        assert!(verified.is_valid_at(Timestamp::from_parts(1_766_764_799, 0)));
+        assert!(!verified.is_valid_at(verified.expires_at));
     }
 
     #[test]
@@ -511,6 +710,14 @@ mod tests {
         let mut empty = good.clone();
         empty.robots.clear();
         empty.models.clear();
+        let mut expired_at_issue = good.clone();
+        expired_at_issue.expires_at = good.issued_at;
+        let departed_before_issue = good
+            .clone()
+            .departed(Timestamp::from_parts(good.issued_at.to_parts().0 - 1, 0));
+        let departed_when_void = good.clone().departed(good.expires_at);
+        let mut blank_factory = good.clone();
+        blank_factory.robots[0].production.factory = Some(" ".into());
         for bad in [
             twice,
             unnamed,
@@ -519,6 +726,10 @@ mod tests {
             home,
             foreign_issuer,
             empty,
+            expired_at_issue,
+            departed_before_issue,
+            departed_when_void,
+            blank_factory,
         ] {
             assert!(
                 matches!(sign_clearance(&key, &bad), Err(CredentialError::Claims(_))),
@@ -534,6 +745,27 @@ mod tests {
                 "{bad:?}"
             );
         }
+
+        // A production table with an entry no robot names, or in another
+        // order, is a second encoding of the same claims.
+        let mut bytes = good.to_cbor();
+        let Value::Map(mut map) = decode_cbor(&bytes).unwrap() else {
+            unreachable!()
+        };
+        for (key, value) in &mut map {
+            if key.as_integer() == Some(PRODUCTIONS.into())
+                && let Value::Array(table) = value
+            {
+                table.push(Value::Array(vec![Value::Null, Value::Null]));
+            }
+        }
+        bytes.clear();
+        ciborium::ser::into_writer(&Value::Map(map), &mut bytes).unwrap();
+        let padded = sign_payload(&key, CLEARANCE_TYPE, bytes);
+        assert_eq!(
+            verify_clearance(&padded, &key.verifying_key()),
+            Err(CredentialError::NotCanonical)
+        );
 
         let other = SigningKey::from_seed(&[6; 32]);
         assert!(sign_clearance(&other, &good).is_err(), "names another key");

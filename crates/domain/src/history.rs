@@ -87,7 +87,10 @@ impl EventDetails {
         needs(
             "country_code",
             self.country.is_some(),
-            matches!(kind, E::ExportCleared | E::Exported | E::Imported),
+            matches!(
+                kind,
+                E::ExportCleared | E::Exported | E::Imported | E::ExportClearanceCancelled
+            ),
         )?;
         needs(
             "component",

@@ -107,10 +107,13 @@ pub enum EventKind {
     Imported,
     Decommissioned,
     Recycled,
+    /// An export clearance expired or was withdrawn before departure: the
+    /// robot is back home (recorded by the transfer service only).
+    ExportClearanceCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Issued,
         EventKind::ReleasedToMarket,
         EventKind::Sold,
@@ -129,6 +132,7 @@ impl EventKind {
         EventKind::Imported,
         EventKind::Decommissioned,
         EventKind::Recycled,
+        EventKind::ExportClearanceCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,6 +155,7 @@ impl EventKind {
             EventKind::Imported => "IMPORTED",
             EventKind::Decommissioned => "DECOMMISSIONED",
             EventKind::Recycled => "RECYCLED",
+            EventKind::ExportClearanceCancelled => "EXPORT_CLEARANCE_CANCELLED",
         }
     }
 
@@ -306,7 +311,9 @@ impl RobotState {
                 Jurisdiction::ExportCleared,
                 E::Sold | E::Deployed | E::ExportCleared | E::Decommissioned | E::Recycled,
             ) => return Err(Refusal::ExportPending { event }),
-            (Jurisdiction::Domestic, E::Exported) => return Err(Refusal::NotExportCleared),
+            (Jurisdiction::Domestic, E::Exported | E::ExportClearanceCancelled) => {
+                return Err(Refusal::NotExportCleared);
+            }
             _ => {}
         }
 
@@ -347,6 +354,9 @@ impl RobotState {
                 next.jurisdiction = Jurisdiction::ExportCleared;
             }
             E::Exported => next.jurisdiction = Jurisdiction::Abroad,
+            // Choice: neither a recall nor a theft report stops it; a
+            // robot that may not leave is better off back home.
+            E::ExportClearanceCancelled => next.jurisdiction = Jurisdiction::Domestic,
             E::Imported => next.jurisdiction = Jurisdiction::Domestic,
             // Which recalls are open, by name, is the standing's to keep
             // (see `standing`); the lifecycle counts them.
@@ -416,6 +426,7 @@ mod tests {
         IMPORTED               RMS..  no  no  ..A  -         jurisdiction=D
         DECOMMISSIONED         RMS..  no  yes D..  -         status=D
         RECYCLED               ...D.  no  no  D..  -         status=Y
+        EXPORT_CLEARANCE_CANCELLED RMS..  no  no  .C.  -     jurisdiction=D
     ";
 
     fn status_letter(status: Status) -> char {
@@ -518,7 +529,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 18 * 5 * 3 * 6);
+        assert_eq!(checked, 19 * 5 * 3 * 6);
     }
 
     #[test]
@@ -580,6 +591,42 @@ mod tests {
         assert_eq!(
             reason(RobotState::issued(), EventKind::Sold),
             "STATUS_NOT_ALLOWED"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_export_clearance_brings_the_robot_home_even_when_held() {
+        let cleared = RobotState {
+            status: Status::InService,
+            ..RobotState::issued()
+        }
+        .apply(EventKind::ExportCleared)
+        .unwrap();
+        assert_eq!(cleared.jurisdiction, Jurisdiction::ExportCleared);
+        let stolen = cleared.apply(EventKind::ReportedStolen).unwrap();
+        assert_eq!(
+            stolen.apply(EventKind::Exported).unwrap_err().reason(),
+            "ROBOT_STOLEN",
+            "a robot stolen after its clearance does not leave"
+        );
+        let home = stolen.apply(EventKind::ExportClearanceCancelled).unwrap();
+        assert_eq!(home.jurisdiction, Jurisdiction::Domestic);
+        assert!(home.holds.stolen, "the theft report stays");
+        assert_eq!(
+            home.apply(EventKind::ExportClearanceCancelled)
+                .unwrap_err()
+                .reason(),
+            "NOT_EXPORT_CLEARED",
+            "cancelled once"
+        );
+        let abroad = cleared.apply(EventKind::Exported).unwrap();
+        assert_eq!(
+            abroad
+                .apply(EventKind::ExportClearanceCancelled)
+                .unwrap_err()
+                .reason(),
+            "ROBOT_ABROAD",
+            "a departed robot's clearance is spent, not cancelled"
         );
     }
 

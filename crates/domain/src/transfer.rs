@@ -6,9 +6,10 @@
 //! call; what is stored is its outcome):
 //!
 //! ```text
-//! REQUESTED ─┬─> CLEARED ───────────┬─> DEPARTED  (export, ConfirmDeparture)
-//!            ├─> PARTIALLY_CLEARED ─┴─> ARRIVED   (import, ConfirmArrival)
-//!            └─> REFUSED  (final)
+//! REQUESTED ─┬─> CLEARED ───────────┬─> DEPARTED   (export, ConfirmDeparture)
+//!            ├─> PARTIALLY_CLEARED ─┼─> ARRIVED    (import, ConfirmArrival)
+//!            └─> REFUSED  (final)   ├─> WITHDRAWN  (export, WithdrawClearance)
+//!                                   └─> EXPIRED    (export, its validity ended)
 //! ```
 
 use std::fmt;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::code::{CountryCode, RobotId};
 use crate::lifecycle::Status;
+use crate::robot::Production;
 use crate::time::Timestamp;
 
 /// The reason of a robot that could cross on its own, in a shipment that
@@ -54,16 +56,22 @@ pub enum TransferState {
     Refused,
     Departed,
     Arrived,
+    /// An export clearance customs withdrew before departure.
+    Withdrawn,
+    /// An export clearance whose validity ended before departure.
+    Expired,
 }
 
 impl TransferState {
-    pub const ALL: [TransferState; 6] = [
+    pub const ALL: [TransferState; 8] = [
         TransferState::Requested,
         TransferState::Cleared,
         TransferState::PartiallyCleared,
         TransferState::Refused,
         TransferState::Departed,
         TransferState::Arrived,
+        TransferState::Withdrawn,
+        TransferState::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +82,8 @@ impl TransferState {
             TransferState::Refused => "REFUSED",
             TransferState::Departed => "DEPARTED",
             TransferState::Arrived => "ARRIVED",
+            TransferState::Withdrawn => "WITHDRAWN",
+            TransferState::Expired => "EXPIRED",
         }
     }
 
@@ -122,6 +132,16 @@ impl TransferState {
         self.confirm(direction, Direction::Import, TransferState::Arrived)
     }
 
+    /// The state after customs withdrew an export clearance.
+    pub fn withdraw(self, direction: Direction) -> Result<TransferState, TransitionError> {
+        self.confirm(direction, Direction::Export, TransferState::Withdrawn)
+    }
+
+    /// The state after an export clearance's validity ended.
+    pub fn expire(self, direction: Direction) -> Result<TransferState, TransitionError> {
+        self.confirm(direction, Direction::Export, TransferState::Expired)
+    }
+
     fn confirm(
         self,
         direction: Direction,
@@ -141,6 +161,8 @@ impl TransferState {
             }
             TransferState::Departed => Err(TransitionError::AlreadyDeparted),
             TransferState::Arrived => Err(TransitionError::AlreadyArrived),
+            TransferState::Withdrawn => Err(TransitionError::Withdrawn),
+            TransferState::Expired => Err(TransitionError::Expired),
         }
     }
 
@@ -168,6 +190,10 @@ pub enum TransitionError {
     AlreadyDeparted,
     #[error("the shipment already arrived")]
     AlreadyArrived,
+    #[error("the export clearance was withdrawn")]
+    Withdrawn,
+    #[error("the export clearance expired before the shipment departed")]
+    Expired,
     #[error("an {} transfer is not confirmed {}", direction.as_str(), confirmation)]
     Direction {
         direction: Direction,
@@ -182,6 +208,8 @@ impl TransitionError {
             TransitionError::NotCleared(_) => "TRANSFER_NOT_CLEARED",
             TransitionError::AlreadyDeparted => "ALREADY_DEPARTED",
             TransitionError::AlreadyArrived => "ALREADY_ARRIVED",
+            TransitionError::Withdrawn => "CLEARANCE_WITHDRAWN",
+            TransitionError::Expired => "CLEARANCE_EXPIRED",
             TransitionError::Direction { .. } => "WRONG_DIRECTION",
         }
     }
@@ -191,11 +219,12 @@ impl TransitionError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Arrival {
     /// A foreign robot new here: registered as imported, in the status
-    /// and with the names its origin stated.
+    /// and with the names and production its origin stated.
     Register {
         status: Status,
         manufacturer_name: String,
         model_name: String,
+        production: Production,
     },
     /// A robot this registry already knows, abroad until now: its
     /// IMPORTED event is recorded.
@@ -298,10 +327,18 @@ pub struct Transfer {
     pub customs_office: String,
     pub allow_partial: bool,
     pub decisions: Vec<RobotDecision>,
-    /// Exports that cleared robots: the signed clearance (COSE_Sign1).
+    /// Exports that cleared robots: the signed clearance (COSE_Sign1), as
+    /// signed again on departure.
     pub clearance: Option<Vec<u8>>,
+    /// The authenticated caller who asked, `robotid://customs/CN-SHA`.
+    pub requested_by: String,
+    /// Cleared exports: when the clearance lapses unless departed.
+    /// Cleared imports: when the origin's clearance lapses.
+    pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Who made the change of `updated_at` (the requester at first).
+    pub updated_by: String,
 }
 
 impl Transfer {
@@ -322,6 +359,10 @@ pub struct TrustedKey {
     pub not_before: Timestamp,
     pub not_after: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// The regulator who added it, `robotid://regulator/miit`.
+    pub added_by: String,
+    /// The regulator who revoked it.
+    pub revoked_by: Option<String>,
 }
 
 impl TrustedKey {
@@ -381,6 +422,17 @@ pub enum ImportRefusal {
     NotInOriginClearance,
     #[error("the origin's clearance is for a shipment between other countries")]
     ShipmentMismatch,
+    #[error("an import needs the origin registry's export clearance")]
+    OriginClearanceMissing,
+    #[error("the origin's clearance has expired")]
+    OriginClearanceExpired,
+    #[error(
+        "the origin's clearance was signed before departure: an import needs the one its \
+         ConfirmDeparture signed"
+    )]
+    OriginClearanceNotDeparted,
+    #[error("the origin's clearance was used by an import already")]
+    OriginClearanceUsed,
 }
 
 impl ImportRefusal {
@@ -397,6 +449,10 @@ impl ImportRefusal {
             ImportRefusal::CountryMismatch => "COUNTRY_MISMATCH",
             ImportRefusal::NotInOriginClearance => "NOT_IN_ORIGIN_CLEARANCE",
             ImportRefusal::ShipmentMismatch => "SHIPMENT_MISMATCH",
+            ImportRefusal::OriginClearanceMissing => "ORIGIN_CLEARANCE_MISSING",
+            ImportRefusal::OriginClearanceExpired => "ORIGIN_CLEARANCE_EXPIRED",
+            ImportRefusal::OriginClearanceNotDeparted => "ORIGIN_CLEARANCE_NOT_DEPARTED",
+            ImportRefusal::OriginClearanceUsed => "ORIGIN_CLEARANCE_USED",
         }
     }
 
@@ -415,6 +471,10 @@ impl ImportRefusal {
             ImportRefusal::KeyRevoked => "ORIGIN_CLEARANCE_KEY_REVOKED",
             ImportRefusal::KeyExpired => "ORIGIN_CLEARANCE_KEY_EXPIRED",
             ImportRefusal::CountryMismatch => "ORIGIN_CLEARANCE_COUNTRY_MISMATCH",
+            ImportRefusal::OriginClearanceMissing
+            | ImportRefusal::OriginClearanceExpired
+            | ImportRefusal::OriginClearanceNotDeparted
+            | ImportRefusal::OriginClearanceUsed => self.reason(),
         }
     }
 }
@@ -482,20 +542,40 @@ mod tests {
             for direction in [Export, Import] {
                 let departed = state.depart(direction);
                 let arrived = state.arrive(direction);
-                let expected_departure = match (state, direction) {
-                    (_, Import) => Err("WRONG_DIRECTION"),
-                    (S::Cleared | S::PartiallyCleared, Export) => Ok(S::Departed),
-                    (S::Requested | S::Refused, Export) => Err("TRANSFER_NOT_CLEARED"),
-                    (S::Departed, Export) => Err("ALREADY_DEPARTED"),
-                    (S::Arrived, Export) => Err("ALREADY_ARRIVED"),
+                let closed = |state| match state {
+                    S::Requested | S::Refused => Err("TRANSFER_NOT_CLEARED"),
+                    S::Departed => Err("ALREADY_DEPARTED"),
+                    S::Arrived => Err("ALREADY_ARRIVED"),
+                    S::Withdrawn => Err("CLEARANCE_WITHDRAWN"),
+                    S::Expired => Err("CLEARANCE_EXPIRED"),
+                    S::Cleared | S::PartiallyCleared => unreachable!("open"),
                 };
-                let expected_arrival = match (state, direction) {
-                    (_, Export) => Err("WRONG_DIRECTION"),
-                    (S::Cleared | S::PartiallyCleared, Import) => Ok(S::Arrived),
-                    (S::Requested | S::Refused, Import) => Err("TRANSFER_NOT_CLEARED"),
-                    (S::Departed, Import) => Err("ALREADY_DEPARTED"),
-                    (S::Arrived, Import) => Err("ALREADY_ARRIVED"),
+                let open = state.is_cleared();
+                let expected_departure = match (direction, open) {
+                    (Import, _) => Err("WRONG_DIRECTION"),
+                    (Export, true) => Ok(S::Departed),
+                    (Export, false) => closed(state),
                 };
+                let expected_arrival = match (direction, open) {
+                    (Export, _) => Err("WRONG_DIRECTION"),
+                    (Import, true) => Ok(S::Arrived),
+                    (Import, false) => closed(state),
+                };
+                for (next, expected) in [
+                    (state.withdraw(direction), S::Withdrawn),
+                    (state.expire(direction), S::Expired),
+                ] {
+                    let expected = match (direction, open) {
+                        (Import, _) => Err("WRONG_DIRECTION"),
+                        (Export, true) => Ok(expected),
+                        (Export, false) => closed(state),
+                    };
+                    assert_eq!(
+                        next.map_err(|e| e.reason()),
+                        expected,
+                        "{state} {direction:?}"
+                    );
+                }
                 assert_eq!(
                     departed.map_err(|e| e.reason()),
                     expected_departure,
@@ -536,6 +616,8 @@ mod tests {
             not_before: Timestamp::from_micros(1_000),
             not_after: Timestamp::from_micros(2_000),
             revoked_at: None,
+            added_by: "robotid://regulator/miit".into(),
+            revoked_by: None,
         };
         assert_eq!(key.usable_at(Timestamp::from_micros(1_000)), Ok(()));
         assert_eq!(

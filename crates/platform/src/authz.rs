@@ -223,6 +223,12 @@ pub const RPCS: &[(&str, &[Allow])] = &[
         "/robotid.transfer.v1.TransferService/ConfirmArrival",
         &[R(Role::Customs)],
     ),
+    // The office that asked for the clearance, or the regulator (checked
+    // per request).
+    (
+        "/robotid.transfer.v1.TransferService/WithdrawClearance",
+        &[R(Role::Customs), R(Role::Regulator)],
+    ),
     (
         "/robotid.transfer.v1.TransferService/AddTrustedRegistry",
         &[R(Role::Regulator)],
@@ -279,8 +285,11 @@ pub fn event_allows(kind: EventKind) -> &'static [Allow] {
         E::ReportedStolen => &[R(Role::Regulator), R(Role::Police), CurrentHolder],
         E::Recovered => &[R(Role::Regulator), Flagger],
         // Border crossings are recorded by the transfer service, which
-        // customs call.
-        E::ExportCleared | E::Exported | E::Imported => &[S("transfer")],
+        // customs call; it alone cancels a clearance (on expiry or when
+        // customs withdraw it).
+        E::ExportCleared | E::Exported | E::Imported | E::ExportClearanceCancelled => {
+            &[S("transfer")]
+        }
         E::Decommissioned => &[
             R(Role::Operator),
             R(Role::Recycler),
@@ -455,6 +464,61 @@ pub fn require_customs_country(caller: &Caller, country: &str) -> Result<(), Api
     Ok(())
 }
 
+/// Customs act only as themselves: a customs caller files and withdraws
+/// only as the office its certificate names (`CN-SHA`). Other roles the
+/// RPC table admitted pass.
+pub fn require_customs_office(caller: &Caller, office: &str) -> Result<(), ApiError> {
+    if caller.role == Role::Customs && caller.organization != office {
+        return Err(ApiError::new(
+            tonic::Code::PermissionDenied,
+            "OUT_OF_SCOPE",
+            format!(
+                "{caller} acts only as customs office {}, not {office}",
+                caller.organization
+            ),
+        )
+        .with_metadata("customs_office", office));
+    }
+    Ok(())
+}
+
+/// Whom the transfer service acts for when it writes to the registry of
+/// `country`: `on_behalf_of` must name a customs office of that country
+/// (`robotid://customs/CN-SHA`) or the regulator, and only the transfer
+/// service may name anyone. Empty: the caller acts for itself. Returns the
+/// identity to record as the actor.
+pub fn acting_for(caller: &Caller, on_behalf_of: &str, country: &str) -> Result<Caller, ApiError> {
+    if on_behalf_of.is_empty() {
+        return Ok(caller.clone());
+    }
+    if !Allow::Service("transfer").admits(caller) {
+        return Err(ApiError::new(
+            tonic::Code::PermissionDenied,
+            "ON_BEHALF_OF_NOT_ALLOWED",
+            format!("{caller} may not act on behalf of another identity"),
+        )
+        .with_metadata("caller", caller.to_string()));
+    }
+    let invalid = || {
+        ApiError::invalid_argument(
+            "on_behalf_of",
+            format!(
+                "robotid://customs/{country}-OFFICE (a customs office of {country}) or                  robotid://regulator/ORG"
+            ),
+        )
+    };
+    let actor = Caller::from_uri(on_behalf_of).ok_or_else(invalid)?;
+    let of_country = match actor.role {
+        Role::Customs => require_customs_country(&actor, country).is_ok(),
+        Role::Regulator => true,
+        _ => false,
+    };
+    if !of_country {
+        return Err(invalid());
+    }
+    Ok(actor)
+}
+
 /// May `caller` record `kind` on `robot` in this registry (`home`), as
 /// far as the request tells? What the robot decides: [`require_custody`].
 pub fn require_event(
@@ -594,6 +658,14 @@ mod tests {
         let customs = caller("robotid://customs/CN-SHA");
         assert!(require_customs_country(&customs, "CN").is_ok());
         assert!(require_customs_country(&customs, "DE").is_err());
+        assert!(require_customs_office(&customs, "CN-SHA").is_ok());
+        assert_eq!(
+            require_customs_office(&customs, "CN-PEK")
+                .unwrap_err()
+                .reason(),
+            "OUT_OF_SCOPE"
+        );
+        assert!(require_customs_office(&caller("robotid://regulator/miit"), "CN-PEK").is_ok());
         let police = caller("robotid://police/CN-POL");
         assert!(require_event(&police, EventKind::ReportedStolen, &cn, &cn1).is_ok());
         assert_eq!(
@@ -686,5 +758,41 @@ mod tests {
         assert_eq!(tier_of("robotid://operator/ACME"), Tier::Authority);
         assert_eq!(tier_of("robotid://operator/OP0001"), Tier::Participant);
         assert_eq!(tier_of("robotid://service/transfer"), Tier::Participant);
+    }
+
+    #[test]
+    fn only_the_transfer_service_acts_for_customs_of_its_country() {
+        let transfer = caller("robotid://service/transfer");
+        assert_eq!(
+            acting_for(&transfer, "robotid://customs/CN-SHA", "CN").unwrap(),
+            caller("robotid://customs/CN-SHA")
+        );
+        assert_eq!(
+            acting_for(&transfer, "", "CN").unwrap(),
+            transfer,
+            "no one named: the caller itself"
+        );
+        assert!(acting_for(&transfer, "robotid://regulator/miit", "CN").is_ok());
+        for bad in [
+            "robotid://customs/DE-HAM",
+            "robotid://seller/S0001",
+            "robotid://service/issuance",
+            "customs/CN-SHA",
+        ] {
+            assert_eq!(
+                acting_for(&transfer, bad, "CN").unwrap_err().code(),
+                tonic::Code::InvalidArgument,
+                "{bad}"
+            );
+        }
+        for other in ["robotid://service/issuance", "robotid://regulator/miit"] {
+            assert_eq!(
+                acting_for(&caller(other), "robotid://customs/CN-SHA", "CN")
+                    .unwrap_err()
+                    .code(),
+                tonic::Code::PermissionDenied,
+                "{other}"
+            );
+        }
     }
 }

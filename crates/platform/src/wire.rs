@@ -19,6 +19,7 @@ pub fn non_empty(value: String) -> Option<String> {
 
 use robotid_domain::code::{CountryCode, RobotId};
 use robotid_domain::lifecycle::Status;
+use robotid_domain::robot::Production;
 use robotid_proto::common::v1 as common;
 
 use crate::error::ApiError;
@@ -44,5 +45,25 @@ pub fn status_to_wire(status: Status) -> common::RobotStatus {
         Status::InService => common::RobotStatus::InService,
         Status::Decommissioned => common::RobotStatus::Decommissioned,
         Status::Recycled => common::RobotStatus::Recycled,
+    }
+}
+
+/// Date and place of production from the wire (an empty factory is none).
+pub fn production_from_wire(production: common::Production) -> Production {
+    let common::Production {
+        production_time,
+        factory,
+    } = production;
+    Production {
+        produced_at: production_time.as_ref().map(timestamp_from_wire),
+        factory: non_empty(factory),
+    }
+}
+
+/// Date and place of production, all of it.
+pub fn production_to_wire(production: &Production) -> common::Production {
+    common::Production {
+        production_time: production.produced_at.map(timestamp_to_wire),
+        factory: production.factory.clone().unwrap_or_default(),
     }
 }

@@ -260,6 +260,7 @@ impl Relay {
         let request = registry::RegisterRobotsRequest {
             request_id: batch_request_id(batch),
             robots: batch.iter().map(registration).collect(),
+            on_behalf_of: String::new(),
         };
         // The delivery joins the trace of the call that issued its robots
         // (and links the others it carries), so one trace shows an issue

@@ -13,7 +13,7 @@ use robotid_platform::idempotency::RequestKey;
 use robotid_platform::identity::Caller;
 use robotid_platform::pagination::{PageLimits, decode_token, encode_token};
 use robotid_platform::wire::status_to_wire;
-use robotid_platform::wire::{robot_id, timestamp_from_wire};
+use robotid_platform::wire::{production_to_wire, robot_id, timestamp_from_wire};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_server::RegistryService;
 use tonic::{Request, Response, Status};
@@ -87,6 +87,16 @@ fn write_error(error: WriteError) -> ApiError {
                 .with_metadata("robot_id", id.as_str())
         }
         WriteError::Api(error) => error,
+    }
+}
+
+/// The access log names the caller; a service acting for someone else
+/// says for whom in the action (` for robotid://customs/CN-SHA`).
+fn for_whom(caller: &Caller, actor: &Caller) -> String {
+    if actor == caller {
+        String::new()
+    } else {
+        format!(" for {actor}")
     }
 }
 
@@ -218,7 +228,10 @@ impl RegistryService for RegistryApi {
         let pb::RegisterRobotsRequest {
             request_id: _,
             robots,
+            on_behalf_of,
         } = message;
+        let actor =
+            authz::acting_for(&caller, &on_behalf_of, self.home.as_str()).map_err(status)?;
         if robots.is_empty() || robots.len() > MAX_REGISTRATIONS {
             return Err(status(ApiError::invalid_argument(
                 "robots",
@@ -238,14 +251,18 @@ impl RegistryService for RegistryApi {
         robotid_platform::rpc_telemetry::record_robot_count(registrations.len());
         let draft = access_about(
             &caller,
-            format!("RegisterRobots({})", registrations.len()),
+            format!(
+                "RegisterRobots({}){}",
+                registrations.len(),
+                for_whom(&caller, &actor)
+            ),
             registrations
                 .iter()
                 .map(|(registration, _)| &registration.robot_id),
         );
         let outcome = match self
             .store
-            .register(&key, registrations, draft.clone())
+            .register(&key, registrations, actor.to_string(), draft.clone())
             .await
         {
             Ok(outcome) => outcome,
@@ -362,7 +379,10 @@ impl RegistryService for RegistryApi {
         let pb::RecordEventsRequest {
             request_id: _,
             events,
+            on_behalf_of,
         } = message;
+        let actor =
+            authz::acting_for(&caller, &on_behalf_of, self.home.as_str()).map_err(status)?;
         if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
             return Err(status(ApiError::invalid_argument(
                 "events",
@@ -371,7 +391,15 @@ impl RegistryService for RegistryApi {
         }
         // The robots are known once the events are read: the entry names
         // them below.
-        let mut draft = access(&caller, format!("RecordEvents({})", events.len()), None);
+        let mut draft = access(
+            &caller,
+            format!(
+                "RecordEvents({}){}",
+                events.len(),
+                for_whom(&caller, &actor)
+            ),
+            None,
+        );
         let mut drafts = Vec::with_capacity(events.len());
         for (i, event) in events.into_iter().enumerate() {
             let field = format!("events[{i}]");
@@ -402,7 +430,7 @@ impl RegistryService for RegistryApi {
             // border event, and event_draft refuses it for them.
             let (event, _) = self
                 .event_draft(
-                    &caller,
+                    &actor,
                     kind,
                     details,
                     occur_time.as_ref().map(timestamp_from_wire),
@@ -771,6 +799,7 @@ impl RegistryService for RegistryApi {
                     jurisdiction: jurisdiction_to_wire(state.jurisdiction).into(),
                     manufacturer_name: robot.manufacturer_name.clone(),
                     model_name: robot.model_name.clone(),
+                    production: Some(production_to_wire(&robot.production)),
                 }
             })
             .collect();

@@ -6,12 +6,14 @@ use robotid_domain::code::CountryCode;
 use robotid_domain::history::{ChainProblem, Event, EventDetails};
 use robotid_domain::holder::{Holder, HolderKey};
 use robotid_domain::lifecycle::{EventKind, Jurisdiction, RobotState, Status};
-use robotid_domain::robot::{ImportOrigin, Production, Recall, Registration, Robot};
+use robotid_domain::robot::{ImportOrigin, Recall, Registration, Robot};
 use robotid_domain::time::Timestamp;
 use robotid_platform::authz::Tier;
 use robotid_platform::error::ApiError;
 use robotid_platform::wire::status_to_wire;
-use robotid_platform::wire::{non_empty, robot_id, timestamp_from_wire, timestamp_to_wire};
+use robotid_platform::wire::{
+    non_empty, production_from_wire, robot_id, timestamp_from_wire, timestamp_to_wire,
+};
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as pb;
 
@@ -36,6 +38,7 @@ pub fn event_kind_from_wire(field: &str, value: i32) -> Result<EventKind, ApiErr
         Ok(T::Imported) => EventKind::Imported,
         Ok(T::Decommissioned) => EventKind::Decommissioned,
         Ok(T::Recycled) => EventKind::Recycled,
+        Ok(T::ExportClearanceCancelled) => EventKind::ExportClearanceCancelled,
         Ok(T::Unspecified) | Err(_) => {
             return Err(ApiError::invalid_argument(
                 field,
@@ -67,6 +70,7 @@ pub fn event_kind_to_wire(kind: EventKind) -> common::EventType {
         EventKind::Imported => T::Imported,
         EventKind::Decommissioned => T::Decommissioned,
         EventKind::Recycled => T::Recycled,
+        EventKind::ExportClearanceCancelled => T::ExportClearanceCancelled,
     }
 }
 
@@ -327,16 +331,7 @@ pub fn registration_from_wire(
             ));
         }
     }
-    let production = production.map(|p| {
-        let common::Production {
-            production_time,
-            factory,
-        } = p;
-        Production {
-            produced_at: production_time.as_ref().map(timestamp_from_wire),
-            factory: non_empty(factory),
-        }
-    });
+    let production = production.map(production_from_wire);
     let import = import_origin
         .map(|origin| {
             import_origin_from_wire(&format!("{field}.import_origin"), origin, &robot_id, home)

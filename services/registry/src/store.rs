@@ -174,13 +174,14 @@ impl RegistryStore {
     /// Registers robots with their first event. Robots already registered
     /// with the same data are counted, not written again, so a delivery can
     /// be repeated; one registered with different data fails the batch.
+    /// Their first event names `actor`.
     pub async fn register(
         &self,
         key: &RequestKey,
         registrations: Vec<(Registration, Timestamp)>,
+        actor: String,
         access: AccessDraft,
     ) -> Result<RegisterOutcome, WriteError> {
-        let actor = access.caller.clone();
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
         if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {

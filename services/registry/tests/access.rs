@@ -79,6 +79,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                         .register_robots(pb::RegisterRobotsRequest {
                             request_id: unique("matrix"),
                             robots: vec![registration(&robot(next_robot))],
+                            on_behalf_of: String::new(),
                         })
                         .await;
                     assert_answer(name, who, allowed, refusal, result);
@@ -126,6 +127,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                                 details: None,
                                 occur_time: None,
                             }],
+                            on_behalf_of: String::new(),
                         })
                         .await;
                     let code = result
@@ -297,7 +299,9 @@ async fn robot_ready_for(
         | EventKind::ExportCleared
         | EventKind::OwnershipTransferred
         | EventKind::ReportedStolen => vec![(T::ReleasedToMarket, none())],
-        EventKind::Exported => vec![(T::ReleasedToMarket, none()), (T::ExportCleared, abroad())],
+        EventKind::Exported | EventKind::ExportClearanceCancelled => {
+            vec![(T::ReleasedToMarket, none()), (T::ExportCleared, abroad())]
+        }
         EventKind::Imported => vec![
             (T::ReleasedToMarket, none()),
             (T::ExportCleared, abroad()),
@@ -352,7 +356,10 @@ async fn robot_ready_for(
             holder: organization("NEXT-HOLDER"),
             ..none()
         },
-        EventKind::ExportCleared | EventKind::Exported | EventKind::Imported => abroad(),
+        EventKind::ExportCleared
+        | EventKind::Exported
+        | EventKind::Imported
+        | EventKind::ExportClearanceCancelled => abroad(),
         EventKind::ComponentReplaced => pb::EventDetails {
             component: "hand".into(),
             ..none()

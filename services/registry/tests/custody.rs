@@ -54,6 +54,7 @@ async fn a_manufacturer_of_another_country_is_out_of_scope_even_for_robots_here(
         .register_robots(pb::RegisterRobotsRequest {
             request_id: unique("import"),
             robots: vec![imported(&chinese)],
+            on_behalf_of: String::new(),
         })
         .await
         .expect("imported");

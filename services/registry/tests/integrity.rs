@@ -218,6 +218,7 @@ async fn batch_writes_are_found_under_each_robot_in_the_access_log(db: TestDb) {
         .record_events(pb::RecordEventsRequest {
             request_id: unique("batch"),
             events: ids.iter().map(border).collect(),
+            on_behalf_of: String::new(),
         })
         .await
         .unwrap();
@@ -299,6 +300,7 @@ async fn no_event_happens_before_its_robot_was_issued(db: TestDb) {
                 occur_time: Some(issued),
                 ..registration(&id)
             }],
+            on_behalf_of: String::new(),
         })
         .await
         .unwrap();
@@ -335,6 +337,7 @@ async fn no_event_happens_before_its_robot_was_issued(db: TestDb) {
             .record_events(pb::RecordEventsRequest {
                 request_id: unique("batch"),
                 events: vec![early],
+                on_behalf_of: String::new(),
             })
             .await,
         Code::InvalidArgument,

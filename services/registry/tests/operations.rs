@@ -60,6 +60,7 @@ async fn sigterm_reports_not_serving_then_exits_zero_and_reflection_serves_a_gen
         .register_robots(pb::RegisterRobotsRequest {
             request_id: "ops-1".into(),
             robots: vec![support::registration(&id)],
+            on_behalf_of: String::new(),
         })
         .await
         .expect("registered");

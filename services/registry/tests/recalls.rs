@@ -159,6 +159,7 @@ async fn recall_issued_is_recorded_by_create_recall_only(db: TestDb) {
                     request_id: String::new(),
                     ..record_request(&id, EventType::RecallIssued, remedy("recalls/42"))
                 }],
+                on_behalf_of: String::new(),
             })
             .await,
         Code::InvalidArgument,

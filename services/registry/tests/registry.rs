@@ -25,6 +25,7 @@ each_backend!(
     a_recall_holds_every_robot_of_the_model_at_once,
     eligibility_is_answered_per_robot_in_one_call,
     a_batch_of_events_is_recorded_whole_or_not_at_all,
+    the_transfer_service_names_the_customs_it_acts_for,
 );
 
 async fn registers_and_resolves_in_both_views(db: TestDb) {
@@ -522,6 +523,7 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
     let register = pb::RegisterRobotsRequest {
         request_id: unique("register"),
         robots: ids.iter().map(registration).collect(),
+        on_behalf_of: String::new(),
     };
     let mut issuance = registry.as_("issuance").await;
     let first = issuance
@@ -562,6 +564,7 @@ async fn retries_with_the_same_request_id_are_answered_not_repeated(db: TestDb) 
             .register_robots(pb::RegisterRobotsRequest {
                 request_id: unique("register"),
                 robots: vec![changed],
+                on_behalf_of: String::new(),
             })
             .await,
         Code::AlreadyExists,
@@ -650,6 +653,7 @@ async fn concurrent_events_on_one_robot_leave_one_linear_chain(db: TestDb) {
         .register_robots(pb::RegisterRobotsRequest {
             request_id: unique("register"),
             robots: vec![registration(&id)],
+            on_behalf_of: String::new(),
         })
         .await
         .unwrap();
@@ -964,6 +968,7 @@ async fn malformed_identity_codes_are_invalid_arguments_and_write_nothing(db: Te
             .register_robots(pb::RegisterRobotsRequest {
                 request_id: unique("register"),
                 robots: bad_batch,
+                on_behalf_of: String::new(),
             })
             .await,
         Code::InvalidArgument,
@@ -1122,6 +1127,178 @@ async fn eligibility_is_answered_per_robot_in_one_call(db: TestDb) {
         ]
     );
     assert_eq!(verdicts[0].status(), RobotStatus::InMarket);
+    // The production as registered, factory included, for the clearance
+    // the transfer service signs; none for a robot not known here.
+    let production = verdicts[0].production.clone().expect("production");
+    assert_eq!(production.factory, "Wuhan line 3");
+    assert_eq!(
+        production.production_time.map(|t| t.seconds),
+        Some(1_764_000_000)
+    );
+    assert_eq!(verdicts[5].production, None);
+    registry.stop().await;
+}
+
+async fn the_transfer_service_names_the_customs_it_acts_for(db: TestDb) {
+    let mut registry = spawn_registry(db).await;
+    let ids: Vec<_> = (1..=2).map(robot).collect();
+    registry.register(&ids).await;
+    registry
+        .record(&ids[0], EventType::ReleasedToMarket, Default::default())
+        .await
+        .unwrap();
+    let cleared = |on_behalf_of: &str| pb::RecordEventsRequest {
+        request_id: unique("batch"),
+        events: vec![pb::RecordEventRequest {
+            request_id: String::new(),
+            robot_id: ids[0].as_str().into(),
+            r#type: EventType::ExportCleared.into(),
+            details: Some(pb::EventDetails {
+                country_code: "DE".into(),
+                reference: "transfers/0123456789abcdef".into(),
+                ..Default::default()
+            }),
+            occur_time: None,
+        }],
+        on_behalf_of: on_behalf_of.into(),
+    };
+    let mut transfer = registry.as_("transfer").await;
+
+    // Only a customs office of this country (or its regulator) is acted
+    // for, and only by the transfer service.
+    for foreign in [
+        "robotid://customs/DE-HAM",
+        "robotid://seller/S0001",
+        "customs/CN-SHA",
+    ] {
+        let status = assert_refused(
+            transfer.record_events(cleared(foreign)).await,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
+        assert_eq!(
+            status
+                .get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "on_behalf_of"
+        );
+    }
+    let imported = robotid_domain::code::RobotId::issue(
+        &"DE".parse().unwrap(),
+        &"0001".parse().unwrap(),
+        &"HX0001".parse().unwrap(),
+        5,
+    );
+    let import = |on_behalf_of: &str| pb::RegisterRobotsRequest {
+        request_id: unique("register"),
+        robots: vec![pb::RobotRegistration {
+            import_origin: Some(pb::ImportOrigin {
+                country_code: "DE".into(),
+                status: RobotStatus::InService.into(),
+                transfer: "transfers/00000000000000aa".into(),
+            }),
+            ..registration(&imported)
+        }],
+        on_behalf_of: on_behalf_of.into(),
+    };
+    assert_refused(
+        registry
+            .as_("issuance")
+            .await
+            .register_robots(import("robotid://customs/CN-SHA"))
+            .await,
+        Code::PermissionDenied,
+        "ON_BEHALF_OF_NOT_ALLOWED",
+    );
+    assert_refused(
+        transfer
+            .register_robots(import("robotid://customs/DE-HAM"))
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(
+        registry.full(&ids[0]).await.event_count,
+        2,
+        "nothing recorded"
+    );
+
+    // The events name the office; the access log keeps the service, and
+    // for whom it acted.
+    let recorded = transfer
+        .record_events(cleared("robotid://customs/CN-SHA"))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(recorded[0].actor, "robotid://customs/CN-SHA");
+    transfer
+        .register_robots(import("robotid://customs/CN-SHA"))
+        .await
+        .unwrap();
+    let first = registry.all_events(&imported).await.remove(0);
+    assert_eq!(first.r#type(), EventType::Imported);
+    assert_eq!(first.actor, "robotid://customs/CN-SHA");
+    let card = registry.full(&imported).await;
+    assert_eq!(card.production.unwrap().factory, "Wuhan line 3");
+    // Without anyone named, the service itself is the actor.
+    transfer
+        .record_events(pb::RecordEventsRequest {
+            events: vec![pb::RecordEventRequest {
+                r#type: EventType::ExportClearanceCancelled.into(),
+                ..cleared("").events[0].clone()
+            }],
+            ..cleared("")
+        })
+        .await
+        .unwrap();
+    let last = registry.all_events(&ids[0]).await.pop().unwrap();
+    assert_eq!(last.r#type(), EventType::ExportClearanceCancelled);
+    assert_eq!(last.actor, "robotid://service/transfer");
+    assert_eq!(
+        registry.full(&ids[0]).await.jurisdiction(),
+        Jurisdiction::Domestic
+    );
+    let log = registry
+        .as_("regulator")
+        .await
+        .list_access_log(pb::ListAccessLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let by_transfer: Vec<&str> = log
+        .iter()
+        .filter(|entry| entry.caller == "robotid://service/transfer" && entry.outcome == "OK")
+        .map(|entry| entry.action.as_str())
+        .collect();
+    assert_eq!(
+        by_transfer,
+        [
+            "RecordEvents(1)",
+            "RegisterRobots(1) for robotid://customs/CN-SHA",
+            "RecordEvents(1) for robotid://customs/CN-SHA",
+        ],
+        "newest first"
+    );
+    // A cancellation takes a robot cleared for export only.
+    assert_refused(
+        transfer
+            .record_events(pb::RecordEventsRequest {
+                events: vec![pb::RecordEventRequest {
+                    robot_id: ids[1].as_str().into(),
+                    r#type: EventType::ExportClearanceCancelled.into(),
+                    ..cleared("").events[0].clone()
+                }],
+                ..cleared("")
+            })
+            .await,
+        Code::FailedPrecondition,
+        "NOT_EXPORT_CLEARED",
+    );
     registry.stop().await;
 }
 
@@ -1156,6 +1333,7 @@ async fn a_batch_of_events_is_recorded_whole_or_not_at_all(db: TestDb) {
                     occur_time: None,
                 })
                 .collect(),
+            on_behalf_of: String::new(),
         };
     let mut transfer = registry.as_("transfer").await;
 

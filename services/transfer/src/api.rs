@@ -1,6 +1,8 @@
 //! The gRPC handlers: convert the request, call customs or the store,
 //! convert the answer, map errors. Nothing else.
 
+use std::sync::Arc;
+
 use robotid_domain::code::CountryCode;
 use robotid_domain::time::Timestamp;
 use robotid_domain::transfer::{TransferId, parse_trusted_key_name};
@@ -32,12 +34,12 @@ const TRANSFER_PAGES: PageLimits = PageLimits {
 
 pub struct TransferApi {
     store: TransferStore,
-    customs: Customs,
+    customs: Arc<Customs>,
     home: CountryCode,
 }
 
 impl TransferApi {
-    pub fn new(store: TransferStore, customs: Customs, home: CountryCode) -> Self {
+    pub fn new(store: TransferStore, customs: Arc<Customs>, home: CountryCode) -> Self {
         Self {
             store,
             customs,
@@ -57,6 +59,7 @@ impl TransferApi {
 enum Crossing {
     Departure,
     Arrival,
+    Withdrawal,
 }
 
 impl TransferApi {
@@ -69,9 +72,11 @@ impl TransferApi {
     ) -> Result<Response<pb::Transfer>, Status> {
         self.customs_scope(caller)?;
         let id = transfer_id(name)?;
+        let by = caller.to_string();
         let transfer = match crossing {
-            Crossing::Departure => self.customs.depart(key, &id).await,
-            Crossing::Arrival => self.customs.arrive(key, &id).await,
+            Crossing::Departure => self.customs.depart(key, &id, &by).await,
+            Crossing::Arrival => self.customs.arrive(key, &id, &by).await,
+            Crossing::Withdrawal => self.customs.withdraw(key, &id, caller).await,
         }
         .map_err(status)?;
         Ok(Response::new(transfer_to_wire(&transfer)))
@@ -127,7 +132,10 @@ impl TransferService for TransferApi {
         let key = request_key("RequestClearance", &message, &message.request_id, |m| {
             m.request_id.clear()
         })?;
-        let clearance = clearance_request_from_wire(message, &self.home).map_err(status)?;
+        let clearance =
+            clearance_request_from_wire(message, &self.home, &caller).map_err(status)?;
+        // Customs file as their own office only.
+        authz::require_customs_office(&caller, &clearance.customs_office).map_err(status)?;
         let transfer = self.customs.clear(&key, clearance).await.map_err(status)?;
         Ok(Response::new(transfer_to_wire(&transfer)))
     }
@@ -241,10 +249,28 @@ impl TransferService for TransferApi {
         self.confirm(&caller, &key, &name, Crossing::Arrival).await
     }
 
+    async fn withdraw_clearance(
+        &self,
+        request: Request<pb::WithdrawClearanceRequest>,
+    ) -> Result<Response<pb::Transfer>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let key = request_key("WithdrawClearance", &message, &message.request_id, |m| {
+            m.request_id.clear()
+        })?;
+        let pb::WithdrawClearanceRequest {
+            request_id: _,
+            name,
+        } = message;
+        self.confirm(&caller, &key, &name, Crossing::Withdrawal)
+            .await
+    }
+
     async fn add_trusted_registry(
         &self,
         request: Request<pb::AddTrustedRegistryRequest>,
     ) -> Result<Response<pb::TrustedRegistry>, Status> {
+        let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = request_key("AddTrustedRegistry", &message, &message.request_id, |m| {
             m.request_id.clear()
@@ -255,7 +281,7 @@ impl TransferService for TransferApi {
         } = message;
         let trusted = trusted_registry
             .ok_or_else(|| ApiError::invalid_argument("trusted_registry", "required"))
-            .and_then(|trusted| trusted_from_wire(trusted, &self.home, Timestamp::now()))
+            .and_then(|trusted| trusted_from_wire(trusted, &self.home, Timestamp::now(), &caller))
             .map_err(|e| status(e.within("trusted_registry")))?;
         let name = trusted.name();
         let added = self
@@ -307,6 +333,7 @@ impl TransferService for TransferApi {
         &self,
         request: Request<pb::RevokeTrustedRegistryRequest>,
     ) -> Result<Response<pb::TrustedRegistry>, Status> {
+        let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = request_key(
             "RevokeTrustedRegistry",
@@ -326,7 +353,7 @@ impl TransferService for TransferApi {
         })?;
         let revoked = self
             .store
-            .revoke_trusted(&key, &country, &kid)
+            .revoke_trusted(&key, &country, &kid, &caller.to_string())
             .await
             .map_err(status)?
             .ok_or_else(|| status(ApiError::not_found("TRUSTED_REGISTRY_NOT_FOUND", &name)))?;

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use robotid_credential::VerifyingKey;
@@ -12,6 +14,7 @@ use robotid_platform::db::{Backend, Database, Migrations};
 use robotid_platform::server::GrpcServer;
 use robotid_platform::signing::load_signing_key;
 use robotid_proto::transfer::v1::transfer_service_server::{SERVICE_NAME, TransferServiceServer};
+use tokio::sync::watch;
 use tonic::service::Routes;
 
 use crate::api::TransferApi;
@@ -32,6 +35,8 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct App {
     server: GrpcServer,
     api: TransferApi,
+    customs: Arc<Customs>,
+    sweep_interval: Duration,
     db: Database,
     verifying_key: VerifyingKey,
 }
@@ -59,11 +64,19 @@ impl App {
         let options = config.server.serve_options(tls);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = TransferStore::new(db.clone());
-        let customs = Customs::new(store.clone(), registry, key, home.clone());
-        let api = TransferApi::new(store, customs, home);
+        let customs = Arc::new(Customs::new(
+            store.clone(),
+            registry,
+            key,
+            home.clone(),
+            config.clearance_validity,
+        ));
+        let api = TransferApi::new(store, Arc::clone(&customs), home);
         Ok(Self {
             server,
             api,
+            customs,
+            sweep_interval: config.clearance_sweep_interval,
             db,
             verifying_key,
         })
@@ -79,12 +92,20 @@ impl App {
         self.verifying_key
     }
 
+    /// Serves, and sweeps lapsed clearances, until `shutdown` resolves.
+    /// In-flight calls are drained first; then a sweep under way stops
+    /// where it is (the next start, or another instance, does the rest).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
+        let (stop_sweep, sweep_stopped) = watch::channel(false);
+        let sweep =
+            tokio::spawn(Arc::clone(&self.customs).sweep(self.sweep_interval, sweep_stopped));
         let routes = Routes::new(TransferServiceServer::new(self.api));
         let served = self.server.serve(routes, &[SERVICE_NAME], shutdown).await;
+        let _ = stop_sweep.send(true);
+        sweep.await.context("the expiry sweep failed")?;
         self.db.pool.close().await;
         served?;
         Ok(())

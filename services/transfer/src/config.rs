@@ -46,6 +46,50 @@ pub struct TransferConfig {
     /// UNAVAILABLE instead of waiting on.
     #[arg(long, env = "ROBOTID_REGISTRY_TIMEOUT_MS", default_value_t = 20_000)]
     pub registry_timeout_ms: u64,
+
+    /// How long an export clearance is good for: the shipment must depart,
+    /// and the destination import on it, before it lapses (`30d`, `12h`,
+    /// `90m`, `45s`; at least one second). A lapsed clearance puts its
+    /// robots back home.
+    #[arg(
+        long,
+        env = "ROBOTID_CLEARANCE_VALIDITY",
+        default_value = "30d",
+        value_parser = parse_duration
+    )]
+    pub clearance_validity: Duration,
+
+    /// How often each instance looks for lapsed clearances (same units).
+    #[arg(
+        long,
+        env = "ROBOTID_CLEARANCE_SWEEP_INTERVAL",
+        default_value = "1m",
+        value_parser = parse_duration
+    )]
+    pub clearance_sweep_interval: Duration,
+}
+
+/// `30d`, `12h`, `90m`, `45s`: a whole number and its unit, one second
+/// at least.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?}: give a unit, e.g. 30d, 12h, 90m or 45s"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: a whole number, then d, h, m or s"))?;
+    let seconds = match unit {
+        "d" => number.checked_mul(86_400),
+        "h" => number.checked_mul(3_600),
+        "m" => number.checked_mul(60),
+        "s" => Some(number),
+        _ => return Err(format!("{text:?}: the unit is d, h, m or s")),
+    }
+    .filter(|seconds| (1..=100 * 365 * 86_400).contains(seconds))
+    .ok_or_else(|| format!("{text:?}: between one second and a hundred years"))?;
+    Ok(Duration::from_secs(seconds))
 }
 
 impl TransferConfig {
@@ -63,10 +107,37 @@ impl TransferConfig {
             signing_key_file: None,
             database_connections: 8,
             registry_timeout_ms: 20_000,
+            clearance_validity: Duration::from_secs(30 * 86_400),
+            clearance_sweep_interval: Duration::from_secs(60),
         }
     }
 
     pub fn registry_timeout(&self) -> Duration {
         Duration::from_millis(self.registry_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_and_stay_in_range() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration(" 90m "), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        for bad in [
+            "",
+            "30",
+            "0s",
+            "d",
+            "-1d",
+            "1.5h",
+            "3w",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -7,10 +7,14 @@ use std::collections::HashSet;
 use robotid_credential::KeyId;
 use robotid_domain::code::CountryCode;
 use robotid_domain::lifecycle::Status;
+use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
 use robotid_domain::transfer::{Direction, Transfer, TransferState, TrustedKey};
 use robotid_platform::error::ApiError;
-use robotid_platform::wire::{robot_id, timestamp_from_wire, timestamp_to_wire};
+use robotid_platform::identity::Caller;
+use robotid_platform::wire::{
+    production_from_wire, robot_id, timestamp_from_wire, timestamp_to_wire,
+};
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as registry;
 use robotid_proto::transfer::v1 as pb;
@@ -38,6 +42,8 @@ pub struct Verdict {
     pub status: Option<Status>,
     pub manufacturer_name: String,
     pub model_name: String,
+    /// As registered; empty for a robot the registry does not know.
+    pub production: Production,
 }
 
 pub fn verdict_from_wire(verdict: registry::EligibilityVerdict) -> Verdict {
@@ -49,7 +55,9 @@ pub fn verdict_from_wire(verdict: registry::EligibilityVerdict) -> Verdict {
         jurisdiction: _,
         manufacturer_name,
         model_name,
+        production,
     } = verdict;
+    let production = production.map(production_from_wire).unwrap_or_default();
     let status = match common::RobotStatus::try_from(status) {
         Ok(common::RobotStatus::Registered) => Some(Status::Registered),
         Ok(common::RobotStatus::InMarket) => Some(Status::InMarket),
@@ -65,6 +73,7 @@ pub fn verdict_from_wire(verdict: registry::EligibilityVerdict) -> Verdict {
         status,
         manufacturer_name,
         model_name,
+        production,
     }
 }
 
@@ -83,6 +92,8 @@ pub fn state_to_wire(state: TransferState) -> pb::TransferState {
         TransferState::Refused => pb::TransferState::Refused,
         TransferState::Departed => pb::TransferState::Departed,
         TransferState::Arrived => pb::TransferState::Arrived,
+        TransferState::Withdrawn => pb::TransferState::Withdrawn,
+        TransferState::Expired => pb::TransferState::Expired,
     }
 }
 
@@ -97,6 +108,8 @@ pub fn state_filter_from_wire(value: i32) -> Result<Option<TransferState>, ApiEr
         Ok(S::Refused) => Ok(Some(TransferState::Refused)),
         Ok(S::Departed) => Ok(Some(TransferState::Departed)),
         Ok(S::Arrived) => Ok(Some(TransferState::Arrived)),
+        Ok(S::Withdrawn) => Ok(Some(TransferState::Withdrawn)),
+        Ok(S::Expired) => Ok(Some(TransferState::Expired)),
         Err(_) => Err(ApiError::invalid_argument("state", "unknown state")),
     }
 }
@@ -115,12 +128,14 @@ fn text(field: &str, value: String) -> Result<String, ApiError> {
     Ok(value)
 }
 
-/// A clearance request, its `request_id` aside (the caller keys retries on
-/// it). This registry clears its own border only: an export leaves `home`,
-/// an import enters it.
+/// A clearance request by `caller`, its `request_id` aside (the caller
+/// keys retries on it). This registry clears its own border only: an
+/// export leaves `home`, an import enters it. The office is the caller's
+/// own (checked by the handler); empty stands for it.
 pub fn clearance_request_from_wire(
     request: pb::RequestClearanceRequest,
     home: &CountryCode,
+    caller: &Caller,
 ) -> Result<ClearanceRequest, ApiError> {
     let pb::RequestClearanceRequest {
         request_id: _,
@@ -218,6 +233,11 @@ pub fn clearance_request_from_wire(
         }
         (Direction::Import, false) => Some(origin_clearance),
     };
+    let customs_office = if customs_office.is_empty() {
+        caller.organization.clone()
+    } else {
+        customs_office
+    };
     Ok(ClearanceRequest {
         direction,
         robots,
@@ -227,6 +247,7 @@ pub fn clearance_request_from_wire(
         customs_office: text("customs_office", customs_office)?,
         allow_partial,
         origin_clearance,
+        requested_by: caller.to_string(),
     })
 }
 
@@ -257,15 +278,20 @@ pub fn transfer_to_wire(transfer: &Transfer) -> pb::Transfer {
         clearance: transfer.clearance.clone().unwrap_or_default(),
         create_time: Some(timestamp_to_wire(transfer.created_at)),
         update_time: Some(timestamp_to_wire(transfer.updated_at)),
+        requested_by: transfer.requested_by.clone(),
+        expire_time: transfer.expires_at.map(timestamp_to_wire),
+        updated_by: transfer.updated_by.clone(),
     }
 }
 
-/// A key to trust. Its name, revocation and revocation time are output
+/// A key to trust, added by the regulator `added_by`. Its name,
+/// revocation, revocation time and who added or revoked it are output
 /// only: a key enters the list unrevoked.
 pub fn trusted_from_wire(
     trusted: pb::TrustedRegistry,
     home: &CountryCode,
     now: Timestamp,
+    added_by: &Caller,
 ) -> Result<TrustedKey, ApiError> {
     let pb::TrustedRegistry {
         name: _,
@@ -276,6 +302,8 @@ pub fn trusted_from_wire(
         not_after,
         revoked: _,
         revoke_time: _,
+        added_by: _,
+        revoked_by: _,
     } = trusted;
     let country = country("country_code", &country_code)?;
     if country == *home {
@@ -313,6 +341,8 @@ pub fn trusted_from_wire(
         not_before,
         not_after,
         revoked_at: None,
+        added_by: added_by.to_string(),
+        revoked_by: None,
     })
 }
 
@@ -326,5 +356,7 @@ pub fn trusted_to_wire(trusted: &TrustedKey) -> pb::TrustedRegistry {
         not_after: Some(timestamp_to_wire(trusted.not_after)),
         revoked: trusted.revoked_at.is_some(),
         revoke_time: trusted.revoked_at.map(timestamp_to_wire),
+        added_by: trusted.added_by.clone(),
+        revoked_by: trusted.revoked_by.clone().unwrap_or_default(),
     }
 }

@@ -1,5 +1,6 @@
-//! What customs ask of the transfer service: clearing a shipment, and
-//! confirming that it departed or arrived.
+//! What customs ask of the transfer service: clearing a shipment (this
+//! module), confirming that it departed or arrived (`crossing`), and
+//! withdrawing a clearance or letting it lapse (`lapse`).
 //!
 //! Every step asks the registry first and stores its outcome here only
 //! once the registry answered: an unreachable registry leaves no trace
@@ -7,9 +8,12 @@
 //! verdict. Each registry write carries a request id derived from the
 //! transfer, which is itself derived from the clearance's request id, so a
 //! retry after a partial failure (the registry wrote, this service did
-//! not) is answered by the registry instead of being done twice.
+//! not) is answered by the registry instead of being done twice. Each
+//! names the customs office it is made for, which the registry records as
+//! the events' actor.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use robotid_credential::SigningKey;
 use robotid_credential::clearance::{Clearance, ClearedRobot, ModelNames, sign_clearance};
@@ -28,9 +32,8 @@ use tonic::Code;
 
 use crate::convert::Verdict;
 use crate::registry::{Registry, RegistryError};
-use crate::store::{TransferStore, Transition};
+use crate::store::{Change, ClearanceUse, Created, TransferStore, Transition};
 use crate::trust::TrustList;
-use robotid_platform::wire::status_to_wire;
 
 /// The registry's reason for a robot already cleared for export.
 const EXPORT_PENDING: &str = "EXPORT_PENDING";
@@ -53,17 +56,30 @@ pub struct ClearanceRequest {
     pub origin: CountryCode,
     pub destination: CountryCode,
     pub declarant: String,
+    /// The caller's own office.
     pub customs_office: String,
     pub allow_partial: bool,
     /// Imports: the origin registry's signed export clearance.
     pub origin_clearance: Option<Vec<u8>>,
+    /// The authenticated caller, `robotid://customs/CN-SHA`.
+    pub requested_by: String,
 }
 
 pub struct Customs {
-    store: TransferStore,
-    registry: Registry,
-    key: SigningKey,
+    pub(crate) store: TransferStore,
+    pub(crate) registry: Registry,
+    pub(crate) key: SigningKey,
     home: CountryCode,
+    /// How long an export clearance is good for departure.
+    validity: Duration,
+}
+
+/// Where a change of a transfer starts.
+pub(crate) enum Begun {
+    /// The request was done before: its answer.
+    Done(Transfer),
+    /// The transfer as it stands now.
+    Open(Transfer),
 }
 
 /// What a clearance decided.
@@ -71,6 +87,22 @@ struct Outcome {
     decisions: Vec<RobotDecision>,
     state: TransferState,
     clearance: Option<Vec<u8>>,
+    expires_at: Option<Timestamp>,
+    /// Imports that cleared robots: the origin clearance they use up.
+    uses: Option<ClearanceUse>,
+}
+
+impl Outcome {
+    /// Nothing crosses, for the reasons given.
+    fn refused(decisions: Vec<RobotDecision>, state: TransferState) -> Self {
+        Self {
+            decisions,
+            state,
+            clearance: None,
+            expires_at: None,
+            uses: None,
+        }
+    }
 }
 
 impl Customs {
@@ -79,12 +111,14 @@ impl Customs {
         registry: Registry,
         key: SigningKey,
         home: CountryCode,
+        validity: Duration,
     ) -> Self {
         Self {
             store,
             registry,
             key,
             home,
+            validity,
         }
     }
 
@@ -104,6 +138,7 @@ impl Customs {
             Direction::Export => self.export(&id, &request, now).await?,
             Direction::Import => self.import(&request, now).await?,
         };
+        let uses = outcome.uses.clone();
         let transfer = Transfer {
             id,
             direction: request.direction,
@@ -115,10 +150,39 @@ impl Customs {
             allow_partial: request.allow_partial,
             decisions: outcome.decisions,
             clearance: outcome.clearance,
+            requested_by: request.requested_by.clone(),
+            expires_at: outcome.expires_at,
             created_at: now,
             updated_at: now,
+            updated_by: request.requested_by,
         };
-        self.store.create(key, transfer).await
+        match self
+            .store
+            .create(key, transfer.clone(), uses.as_ref())
+            .await?
+        {
+            Created::Stored(transfer) => Ok(*transfer),
+            // Another import used the origin's clearance between this
+            // one's check and its write: this one is refused after all.
+            Created::ClearanceUsed => {
+                let reason = ImportRefusal::OriginClearanceUsed.reason();
+                let decisions = transfer
+                    .decisions
+                    .iter()
+                    .map(|d| RobotDecision::refused(d.robot_id.clone(), reason))
+                    .collect();
+                let refused = Transfer {
+                    state: TransferState::Refused,
+                    decisions,
+                    expires_at: None,
+                    ..transfer
+                };
+                match self.store.create(key, refused, None).await? {
+                    Created::Stored(transfer) => Ok(*transfer),
+                    Created::ClearanceUsed => Err(unexpected("a refusal used a clearance".into())),
+                }
+            }
+        }
     }
 
     async fn export(
@@ -168,11 +232,7 @@ impl Customs {
         let (decisions, state) = TransferState::settle(decide(false), request.allow_partial);
         if !state.is_cleared() {
             // Refused as a whole: nothing is recorded for any robot.
-            return Ok(Outcome {
-                decisions,
-                state,
-                clearance: None,
-            });
+            return Ok(Outcome::refused(decisions, state));
         }
         self.record_export_cleared(id, request, &decisions)
             .await
@@ -191,13 +251,25 @@ impl Customs {
             .iter()
             .filter(|d| d.is_cleared())
             .map(|d| &d.robot_id);
-        let events = border_events(cleared, EventType::ExportCleared, &request.destination, id);
+        let events = border_events(
+            cleared,
+            EventType::ExportCleared,
+            &request.destination,
+            id,
+            None,
+        );
         self.registry
-            .record(id.registry_request_id("export-cleared"), events)
+            .record(
+                id.registry_request_id("export-cleared"),
+                events,
+                &request.requested_by,
+            )
             .await
     }
 
-    /// The outcome of a cleared export, with its signed clearance.
+    /// The outcome of a cleared export, with its signed clearance: each
+    /// robot in the status and with the production the registry holds,
+    /// good for departure until `now` plus the validity.
     fn cleared_export(
         &self,
         id: &TransferId,
@@ -223,6 +295,7 @@ impl Customs {
             robots.push(ClearedRobot {
                 robot_id: id.clone(),
                 status,
+                production: verdict.production.clone(),
             });
             // One name per model: the first robot's, should they differ.
             models
@@ -235,6 +308,7 @@ impl Customs {
                     model_name: verdict.model_name.clone(),
                 });
         }
+        let validity = i64::try_from(self.validity.as_micros()).unwrap_or(i64::MAX);
         let claims = Clearance::new(
             id.name(),
             self.home.clone(),
@@ -242,6 +316,7 @@ impl Customs {
             robots,
             models.into_values().collect(),
             now,
+            Timestamp::from_micros(now.as_micros().saturating_add(validity)),
             self.key.kid(),
         );
         let clearance = sign_clearance(&self.key, &claims).map_err(|e| ApiError::internal(&e))?;
@@ -249,7 +324,41 @@ impl Customs {
             decisions,
             state,
             clearance: Some(clearance),
+            expires_at: Some(claims.expires_at),
+            uses: None,
         })
+    }
+
+    /// The origin's clearance of an import, if it is one to import on:
+    /// signed by a trusted key of the origin for a shipment to this
+    /// country, unexpired, departed, and not used by an import here before.
+    async fn origin_clearance(
+        &self,
+        request: &ClearanceRequest,
+        trust: &TrustList,
+        now: Timestamp,
+    ) -> Result<Result<Clearance, ImportRefusal>, ApiError> {
+        let Some(bytes) = request.origin_clearance.as_deref() else {
+            return Ok(Err(ImportRefusal::OriginClearanceMissing));
+        };
+        let clearance = match trust.verify_clearance(bytes, &request.origin, &self.home) {
+            Ok(clearance) => clearance,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if !clearance.is_valid_at(now) {
+            return Ok(Err(ImportRefusal::OriginClearanceExpired));
+        }
+        if clearance.departed_at.is_none() {
+            return Ok(Err(ImportRefusal::OriginClearanceNotDeparted));
+        }
+        let used = self
+            .store
+            .clearance_used_by(&clearance.issuer_country, &clearance.transfer)
+            .await?;
+        if used.is_some() {
+            return Ok(Err(ImportRefusal::OriginClearanceUsed));
+        }
+        Ok(Ok(clearance))
     }
 
     async fn import(
@@ -258,13 +367,10 @@ impl Customs {
         now: Timestamp,
     ) -> Result<Outcome, ApiError> {
         let trust = TrustList::new(self.store.trusted_keys().await?, now);
-        let origin_clearance = request
-            .origin_clearance
-            .as_deref()
-            .map(|bytes| trust.verify_clearance(bytes, &request.origin, &self.home));
+        let origin_clearance = self.origin_clearance(request, &trust, now).await?;
         let listed = match &origin_clearance {
-            Some(Ok(clearance)) => clearance.robots_by_id(),
-            _ => BTreeMap::new(),
+            Ok(clearance) => clearance.robots_by_id(),
+            Err(_) => BTreeMap::new(),
         };
         let ids: Vec<RobotId> = request.robots.iter().map(|r| r.robot_id.clone()).collect();
         // Which robots this registry knows already (a robot coming back),
@@ -280,42 +386,52 @@ impl Customs {
             .zip(&verdicts)
             .map(|(robot, verdict)| {
                 let stated = match &origin_clearance {
-                    None => Ok(None),
-                    Some(Err(refusal)) => Err(refusal.origin_clearance_reason()),
-                    Some(Ok(clearance)) => listed
+                    Err(refusal) => Err(refusal.origin_clearance_reason()),
+                    Ok(clearance) => listed
                         .get(&robot.robot_id)
-                        .map(|status| Some((*status, clearance.model_of(&robot.robot_id))))
+                        .map(|cleared| (*cleared, clearance.model_of(&robot.robot_id)))
                         .ok_or(ImportRefusal::NotInOriginClearance.reason()),
                 };
                 self.import_decision(robot, verdict, &trust, stated)
             })
             .collect();
         let (decisions, state) = TransferState::settle(decisions, request.allow_partial);
+        let clearance = match origin_clearance {
+            Ok(clearance) if state.is_cleared() => clearance,
+            _ => return Ok(Outcome::refused(decisions, state)),
+        };
         Ok(Outcome {
             decisions,
             state,
             clearance: None,
+            expires_at: Some(clearance.expires_at),
+            uses: Some(ClearanceUse {
+                issuer_country: clearance.issuer_country.clone(),
+                transfer: clearance.transfer.clone(),
+                kid: clearance.kid.to_string(),
+            }),
         })
     }
 
-    /// One robot of an import. A robot issued here needs no foreign
-    /// signature: this registry's own record decides. A foreign robot needs
-    /// its credential recognised (and, with the origin's clearance, to be
-    /// listed in it); then the registry tells whether it is new here or
-    /// coming back.
+    /// One robot of an import. A foreign robot needs its credential
+    /// recognised; every robot, foreign or coming home, needs to be listed
+    /// in the origin's clearance (so the origin vouched that it left
+    /// neither stolen, recalled nor at the end of its life). Then the
+    /// registry tells whether it is new here or coming back; a robot it
+    /// holds at home already is refused (one robot, one home).
     fn import_decision(
         &self,
         robot: &ShipmentRobot,
         verdict: &Verdict,
         trust: &TrustList,
-        stated: Result<Option<(Status, Option<&ModelNames>)>, &'static str>,
+        stated: Result<(&ClearedRobot, Option<&ModelNames>), &'static str>,
     ) -> RobotDecision {
         let id = robot.robot_id.clone();
         let foreign = id.country() != self.home;
         if foreign && let Err(refusal) = trust.verify_credential(&id, &robot.credential) {
             return RobotDecision::refused(id, refusal.reason());
         }
-        let stated = match stated {
+        let (cleared, names) = match stated {
             Err(reason) => return RobotDecision::refused(id, reason),
             Ok(stated) => stated,
         };
@@ -326,8 +442,8 @@ impl Customs {
             return RobotDecision::refused(id, verdict.reason.clone());
         }
         // New here: in the status its origin cleared it in, under the
-        // origin's names; without a clearance, in market under its codes.
-        let (status, names) = stated.unwrap_or((Status::InMarket, None));
+        // origin's names (the clearance names every model it lists), with
+        // its production.
         let (manufacturer_name, model_name) = match names {
             Some(names) => (names.manufacturer_name.clone(), names.model_name.clone()),
             None => (
@@ -338,90 +454,23 @@ impl Customs {
         RobotDecision::cleared(
             id,
             Some(Arrival::Register {
-                status,
+                status: cleared.status,
                 manufacturer_name,
                 model_name,
+                production: cleared.production.clone(),
             }),
         )
     }
 
-    /// Records EXPORTED for the cleared robots, then DEPARTED here.
-    pub async fn depart(&self, key: &RequestKey, id: &TransferId) -> Result<Transfer, ApiError> {
-        if let Some(done) = self.store.done(key).await? {
-            return self.stored(done).await;
+    /// Where a change of transfer `id` under request `key` starts.
+    pub(crate) async fn begin(&self, key: &RequestKey, id: &TransferId) -> Result<Begun, ApiError> {
+        match self.store.done(key).await? {
+            Some(done) => Ok(Begun::Done(self.stored(done).await?)),
+            None => Ok(Begun::Open(self.transfer(id).await?)),
         }
-        let transfer = self.transfer(id).await?;
-        let step = |state: TransferState| state.depart(transfer.direction);
-        let next = step(transfer.state).map_err(transition_error)?;
-        let cleared = transfer.cleared_robots().map(|d| &d.robot_id);
-        let events = border_events(cleared, EventType::Exported, &transfer.destination, id);
-        self.registry
-            .record(id.registry_request_id("exported"), events)
-            .await
-            .map_err(confirm_error)?;
-        self.finish(key, &transfer, next, step).await
     }
 
-    /// Registers the foreign robots new here and records IMPORTED for the
-    /// ones coming back, then ARRIVED here.
-    pub async fn arrive(&self, key: &RequestKey, id: &TransferId) -> Result<Transfer, ApiError> {
-        if let Some(done) = self.store.done(key).await? {
-            return self.stored(done).await;
-        }
-        let transfer = self.transfer(id).await?;
-        let step = |state: TransferState| state.arrive(transfer.direction);
-        let next = step(transfer.state).map_err(transition_error)?;
-        let mut registrations = Vec::new();
-        let mut returning = Vec::new();
-        for decision in transfer.cleared_robots() {
-            match &decision.arrival {
-                Some(Arrival::Register {
-                    status,
-                    manufacturer_name,
-                    model_name,
-                }) => registrations.push(registry::RobotRegistration {
-                    robot_id: decision.robot_id.as_str().to_owned(),
-                    manufacturer_name: manufacturer_name.clone(),
-                    model_name: model_name.clone(),
-                    production: None,
-                    import_origin: Some(registry::ImportOrigin {
-                        country_code: decision.robot_id.country().as_str().to_owned(),
-                        status: status_to_wire(*status).into(),
-                        transfer: id.name(),
-                    }),
-                    occur_time: None,
-                }),
-                Some(Arrival::Return) => returning.push(&decision.robot_id),
-                None => {
-                    return Err(unexpected(format!(
-                        "cleared import robot {} has no arrival",
-                        decision.robot_id
-                    )));
-                }
-            }
-        }
-        if !registrations.is_empty() {
-            self.registry
-                .register(id.registry_request_id("registered"), registrations)
-                .await
-                .map_err(confirm_error)?;
-        }
-        if !returning.is_empty() {
-            let events = border_events(
-                returning.into_iter(),
-                EventType::Imported,
-                &transfer.origin,
-                id,
-            );
-            self.registry
-                .record(id.registry_request_id("imported"), events)
-                .await
-                .map_err(confirm_error)?;
-        }
-        self.finish(key, &transfer, next, step).await
-    }
-
-    async fn transfer(&self, id: &TransferId) -> Result<Transfer, ApiError> {
+    pub(crate) async fn transfer(&self, id: &TransferId) -> Result<Transfer, ApiError> {
         self.store
             .transfer(id)
             .await?
@@ -429,7 +478,7 @@ impl Customs {
     }
 
     /// The transfer a completed request stored.
-    async fn stored(&self, id: String) -> Result<Transfer, ApiError> {
+    pub(crate) async fn stored(&self, id: String) -> Result<Transfer, ApiError> {
         let id = TransferId::from_stored(id);
         self.store
             .transfer(&id)
@@ -439,18 +488,14 @@ impl Customs {
 
     /// Stores the confirmed state, unless another call moved the transfer
     /// first: then its answer is what this step says of the state it found.
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         key: &RequestKey,
         transfer: &Transfer,
-        next: TransferState,
+        change: Change<'_>,
         step: impl Fn(TransferState) -> Result<TransferState, TransitionError>,
     ) -> Result<Transfer, ApiError> {
-        match self
-            .store
-            .transition(key, &transfer.id, transfer.state, next)
-            .await?
-        {
+        match self.store.transition(key, &transfer.id, change).await? {
             Transition::Done(transfer) => Ok(transfer),
             Transition::Moved(current) => Err(match step(current.state) {
                 Err(error) => transition_error(error),
@@ -464,12 +509,14 @@ impl Customs {
     }
 }
 
-/// One border event per robot, naming the other country and the transfer.
-fn border_events<'a>(
+/// One border event per robot, naming the other country and the transfer
+/// (and, for a cancelled clearance, why).
+pub(crate) fn border_events<'a>(
     robots: impl Iterator<Item = &'a RobotId>,
     kind: EventType,
     country: &CountryCode,
     transfer: &TransferId,
+    note: Option<&str>,
 ) -> Vec<registry::RecordEventRequest> {
     robots
         .map(|robot_id| registry::RecordEventRequest {
@@ -479,6 +526,7 @@ fn border_events<'a>(
             details: Some(registry::EventDetails {
                 country_code: country.as_str().to_owned(),
                 reference: transfer.name(),
+                note: note.unwrap_or_default().to_owned(),
                 ..registry::EventDetails::default()
             }),
             occur_time: None,
@@ -486,7 +534,7 @@ fn border_events<'a>(
         .collect()
 }
 
-fn registry_unavailable(message: &str) -> ApiError {
+pub(crate) fn registry_unavailable(message: &str) -> ApiError {
     tracing::warn!(%message, "registry unavailable");
     ApiError::unavailable(
         "REGISTRY_UNAVAILABLE",
@@ -536,7 +584,7 @@ fn record_error(error: RegistryError) -> ApiError {
 }
 
 /// A failed departure or arrival write at the registry.
-fn confirm_error(error: RegistryError) -> ApiError {
+pub(crate) fn confirm_error(error: RegistryError) -> ApiError {
     match error {
         RegistryError::Unavailable(message) => registry_unavailable(&message),
         RegistryError::Refused {
@@ -554,7 +602,7 @@ fn confirm_error(error: RegistryError) -> ApiError {
     }
 }
 
-fn transition_error(error: TransitionError) -> ApiError {
+pub(crate) fn transition_error(error: TransitionError) -> ApiError {
     ApiError::failed_precondition(error.reason(), error.to_string())
 }
 
@@ -562,6 +610,6 @@ fn transition_error(error: TransitionError) -> ApiError {
 #[error("{0}")]
 struct Unexpected(String);
 
-fn unexpected(what: String) -> ApiError {
+pub(crate) fn unexpected(what: String) -> ApiError {
     ApiError::internal(&Unexpected(what))
 }

@@ -9,10 +9,13 @@ pub mod api;
 pub mod app;
 pub mod config;
 mod convert;
+mod crossing;
 pub mod customs;
+mod lapse;
 pub mod registry;
 pub mod store;
 pub mod trust;
 
 pub use app::App;
 pub use config::TransferConfig;
+pub use lapse::SERVICE_IDENTITY;

@@ -140,27 +140,38 @@ impl Registry {
         Ok(verdicts)
     }
 
-    /// Records `events` all together or not at all.
+    /// Records `events` all together or not at all, as the customs office
+    /// (or regulator) `on_behalf_of` (empty: as this service itself).
     pub async fn record(
         &self,
         request_id: String,
         events: Vec<pb::RecordEventRequest>,
+        on_behalf_of: &str,
     ) -> Result<(), RegistryError> {
         let mut client = self.client.clone();
-        self.call(client.record_events(pb::RecordEventsRequest { request_id, events }))
-            .await
-            .map(|_| ())
+        self.call(client.record_events(pb::RecordEventsRequest {
+            request_id,
+            events,
+            on_behalf_of: on_behalf_of.to_owned(),
+        }))
+        .await
+        .map(|_| ())
     }
 
-    /// Registers imported robots.
+    /// Registers imported robots, as the customs office `on_behalf_of`.
     pub async fn register(
         &self,
         request_id: String,
         robots: Vec<pb::RobotRegistration>,
+        on_behalf_of: &str,
     ) -> Result<(), RegistryError> {
         let mut client = self.client.clone();
-        self.call(client.register_robots(pb::RegisterRobotsRequest { request_id, robots }))
-            .await
-            .map(|_| ())
+        self.call(client.register_robots(pb::RegisterRobotsRequest {
+            request_id,
+            robots,
+            on_behalf_of: on_behalf_of.to_owned(),
+        }))
+        .await
+        .map(|_| ())
     }
 }

@@ -4,10 +4,13 @@
 //!
 //! Every write runs in one transaction that begins with the request claim,
 //! so a retry is answered from what the first call stored, and two
-//! concurrent calls with one request id do the work once.
+//! concurrent calls with one request id do the work once. The expiry sweep
+//! claims nothing: its writes are guarded by the state they start from, so
+//! several instances sweeping at once change each transfer once.
 
 use robotid_domain::code::{CountryCode, RobotId};
 use robotid_domain::lifecycle::Status;
+use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
 use robotid_domain::transfer::{
     Arrival, Direction, RobotDecision, Transfer, TransferId, TransferState, TrustedKey,
@@ -22,19 +25,20 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 macro_rules! transfer_columns {
     () => {
         "id, direction, state, origin_country, destination_country, declarant, customs_office, \
-         allow_partial, clearance, created_at, updated_at"
+         allow_partial, clearance, created_at, updated_at, requested_by, updated_by, expires_at"
     };
 }
 
 macro_rules! robot_columns {
     () => {
-        "transfer_id, position, robot_id, refusal, arrival, status, manufacturer_name, model_name"
+        "transfer_id, position, robot_id, refusal, arrival, status, manufacturer_name, model_name, \
+         produced_at, factory"
     };
 }
 
 macro_rules! trusted_columns {
     () => {
-        "country_code, key_id, public_key, not_before, not_after, revoked_at"
+        "country_code, key_id, public_key, not_before, not_after, revoked_at, added_by, revoked_by"
     };
 }
 
@@ -51,7 +55,7 @@ const SELECT_ROBOTS: &str = concat!(
 const INSERT_TRANSFER: &str = concat!(
     "INSERT INTO transfers (",
     transfer_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 /// Newest first; an empty filter matches all.
 const LIST_TRANSFERS: &str = concat!(
@@ -81,10 +85,14 @@ const LIST_TRUSTED: &str = concat!(
 const INSERT_TRUSTED: &str = concat!(
     "INSERT INTO trusted_registries (",
     trusted_columns!(),
-    ", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+    ", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
 );
+/// Cleared exports past their validity, soonest first.
+const SELECT_DUE: &str = "SELECT id FROM transfers WHERE direction = 'EXPORT' \
+     AND state IN ('CLEARED', 'PARTIALLY_CLEARED') AND expires_at <= $1 \
+     ORDER BY expires_at LIMIT $2";
 
-/// Rows per multi-row INSERT: 500 × 8 columns stays far under either
+/// Rows per multi-row INSERT: 500 × 10 columns stays far under either
 /// engine's limit on bound parameters.
 const INSERT_CHUNK: usize = 500;
 
@@ -96,6 +104,37 @@ pub enum Transition {
     /// The transfer was no longer in the state the change started from
     /// (another call changed it meanwhile): it is as given, unchanged.
     Moved(Transfer),
+}
+
+/// A foreign export clearance an import uses up: its issuing country and
+/// the origin's transfer name it, with the key that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearanceUse {
+    pub issuer_country: CountryCode,
+    /// The origin's `transfers/{id}`.
+    pub transfer: String,
+    pub kid: String,
+}
+
+/// What storing a decided transfer did.
+#[derive(Debug)]
+pub enum Created {
+    /// Stored now, or by an earlier call with the same request id.
+    Stored(Box<Transfer>),
+    /// Not stored: the origin clearance it would use up was used by
+    /// another import (which may have committed a moment before).
+    ClearanceUsed,
+}
+
+/// A state change and who makes it.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub from: TransferState,
+    pub to: TransferState,
+    /// The authenticated caller (or the service itself), for `updated_by`.
+    pub by: &'a str,
+    /// A clearance signed again (on departure), replacing the stored one.
+    pub clearance: Option<&'a [u8]>,
 }
 
 /// The filters of a transfer listing; empty matches all.
@@ -137,16 +176,42 @@ impl TransferStore {
         }
     }
 
-    /// Stores a decided transfer; a request id done before answers the
-    /// transfer it stored.
-    pub async fn create(&self, key: &RequestKey, transfer: Transfer) -> Result<Transfer, ApiError> {
+    /// Stores a decided transfer, using up the origin clearance `uses`
+    /// (when given) in the same transaction; a request id done before
+    /// answers the transfer it stored.
+    pub async fn create(
+        &self,
+        key: &RequestKey,
+        transfer: Transfer,
+        uses: Option<&ClearanceUse>,
+    ) -> Result<Created, ApiError> {
         let mut tx = self.db.pool.begin().await?;
-        if let Claim::Done(id) =
-            idempotency::claim(&mut tx, key, Timestamp::now().as_micros()).await?
-        {
+        let now = Timestamp::now();
+        if let Claim::Done(id) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
             return load_transfer(&mut tx, &TransferId::from_stored(id))
                 .await?
+                .map(|transfer| Created::Stored(Box::new(transfer)))
                 .ok_or_else(|| corrupt("request result"));
+        }
+        if let Some(used) = uses {
+            // On PostgreSQL a concurrent insert of the same clearance waits
+            // for the first transaction, then inserts nothing.
+            let inserted = sqlx::query(
+                "INSERT INTO origin_clearances (issuer_country, transfer, key_id, import_id, \
+                 used_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(used.issuer_country.as_str())
+            .bind(&used.transfer)
+            .bind(&used.kid)
+            .bind(transfer.id.as_str())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                // Rolled back on drop: the request id stays free.
+                return Ok(Created::ClearanceUsed);
+            }
         }
         let (clearance, allow_partial) = (transfer.clearance.as_deref(), transfer.allow_partial);
         sqlx::query(INSERT_TRANSFER)
@@ -161,6 +226,9 @@ impl TransferStore {
             .bind(clearance)
             .bind(transfer.created_at.as_micros())
             .bind(transfer.updated_at.as_micros())
+            .bind(&transfer.requested_by)
+            .bind(&transfer.updated_by)
+            .bind(transfer.expires_at.map(Timestamp::as_micros))
             .execute(&mut *tx)
             .await?;
         for (index, chunk) in transfer.decisions.chunks(INSERT_CHUNK).enumerate() {
@@ -168,7 +236,55 @@ impl TransferStore {
         }
         idempotency::complete(&mut tx, key, transfer.id.as_str()).await?;
         tx.commit().await?;
-        Ok(transfer)
+        Ok(Created::Stored(Box::new(transfer)))
+    }
+
+    /// The import here that used up an origin clearance, if one did.
+    pub async fn clearance_used_by(
+        &self,
+        issuer_country: &CountryCode,
+        transfer: &str,
+    ) -> Result<Option<TransferId>, ApiError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT import_id FROM origin_clearances WHERE issuer_country = $1 AND transfer = $2",
+        )
+        .bind(issuer_country.as_str())
+        .bind(transfer)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(id.map(TransferId::from_stored))
+    }
+
+    /// Up to `limit` cleared exports whose clearance lapsed by `now`.
+    pub async fn due(&self, now: Timestamp, limit: u32) -> Result<Vec<TransferId>, ApiError> {
+        let ids: Vec<String> = sqlx::query_scalar(SELECT_DUE)
+            .bind(now.as_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&self.db.pool)
+            .await?;
+        Ok(ids.into_iter().map(TransferId::from_stored).collect())
+    }
+
+    /// Moves a cleared export whose clearance lapsed by `now` to EXPIRED,
+    /// unless it moved already; whether this call moved it.
+    pub async fn expire(
+        &self,
+        id: &TransferId,
+        now: Timestamp,
+        by: &str,
+    ) -> Result<bool, ApiError> {
+        let moved = sqlx::query(
+            "UPDATE transfers SET state = $1, updated_at = $2, updated_by = $3 WHERE id = $4 \
+             AND state IN ('CLEARED', 'PARTIALLY_CLEARED') AND expires_at <= $2",
+        )
+        .bind(TransferState::Expired.as_str())
+        .bind(now.as_micros())
+        .bind(by)
+        .bind(id.as_str())
+        .execute(&self.db.pool)
+        .await?
+        .rows_affected();
+        Ok(moved > 0)
     }
 
     pub async fn transfer(&self, id: &TransferId) -> Result<Option<Transfer>, ApiError> {
@@ -176,14 +292,12 @@ impl TransferStore {
         load_transfer(&mut connection, id).await
     }
 
-    /// Moves a transfer from `from` to `to`, unless another call moved it
-    /// first.
+    /// Makes `change`, unless another call moved the transfer first.
     pub async fn transition(
         &self,
         key: &RequestKey,
         id: &TransferId,
-        from: TransferState,
-        to: TransferState,
+        change: Change<'_>,
     ) -> Result<Transition, ApiError> {
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
@@ -194,12 +308,15 @@ impl TransferStore {
                 .ok_or_else(|| corrupt("request result"));
         }
         let moved = sqlx::query(
-            "UPDATE transfers SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            "UPDATE transfers SET state = $1, updated_at = $2, updated_by = $3, \
+             clearance = COALESCE($4, clearance) WHERE id = $5 AND state = $6",
         )
-        .bind(to.as_str())
+        .bind(change.to.as_str())
         .bind(now.as_micros())
+        .bind(change.by)
+        .bind(change.clearance)
         .bind(id.as_str())
-        .bind(from.as_str())
+        .bind(change.from.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -261,6 +378,8 @@ impl TransferStore {
             .bind(trusted.not_before.as_micros())
             .bind(trusted.not_after.as_micros())
             .bind(trusted.revoked_at.map(Timestamp::as_micros))
+            .bind(&trusted.added_by)
+            .bind(trusted.revoked_by.as_deref())
             .bind(now.as_micros())
             .execute(&mut *tx)
             .await?
@@ -273,13 +392,15 @@ impl TransferStore {
         Ok(Some(trusted))
     }
 
-    /// Revokes a listed key (once: a second revocation keeps the first
-    /// time); `None` when no such key is listed.
+    /// Revokes a listed key as the regulator `by` (once: a second
+    /// revocation keeps the first time and regulator); `None` when no such
+    /// key is listed.
     pub async fn revoke_trusted(
         &self,
         key: &RequestKey,
         country: &CountryCode,
         kid: &str,
+        by: &str,
     ) -> Result<Option<TrustedKey>, ApiError> {
         let now = Timestamp::now();
         let mut tx = self.db.pool.begin().await?;
@@ -287,10 +408,11 @@ impl TransferStore {
             return load_trusted(&mut tx, country, kid).await;
         }
         let revoked = sqlx::query(
-            "UPDATE trusted_registries SET revoked_at = COALESCE(revoked_at, $1) \
-             WHERE country_code = $2 AND key_id = $3",
+            "UPDATE trusted_registries SET revoked_at = COALESCE(revoked_at, $1), \
+             revoked_by = COALESCE(revoked_by, $2) WHERE country_code = $3 AND key_id = $4",
         )
         .bind(now.as_micros())
+        .bind(by)
         .bind(country.as_str())
         .bind(kid)
         .execute(&mut *tx)
@@ -340,7 +462,7 @@ async fn insert_robots(
     first_position: usize,
     decisions: &[RobotDecision],
 ) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 8;
+    const COLUMNS: usize = 10;
     let sql = format!(
         concat!(
             "INSERT INTO transfer_robots (",
@@ -351,20 +473,24 @@ async fn insert_robots(
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (offset, decision) in decisions.iter().enumerate() {
-        let (arrival, status, manufacturer_name, model_name) = match &decision.arrival {
-            None => (None, None, None, None),
-            Some(Arrival::Return) => (Some("RETURN"), None, None, None),
+        let (arrival, status, manufacturer_name, model_name, production) = match &decision.arrival {
+            None => (None, None, None, None, None),
+            Some(Arrival::Return) => (Some("RETURN"), None, None, None, None),
             Some(Arrival::Register {
                 status,
                 manufacturer_name,
                 model_name,
+                production,
             }) => (
                 Some("REGISTER"),
                 Some(status.as_str()),
                 Some(manufacturer_name.clone()),
                 Some(model_name.clone()),
+                Some(production),
             ),
         };
+        let produced_at = production.and_then(|p| p.produced_at.map(Timestamp::as_micros));
+        let factory = production.and_then(|p| p.factory.clone());
         query = query
             .bind(transfer.as_str().to_owned())
             .bind((first_position + offset) as i64)
@@ -373,7 +499,9 @@ async fn insert_robots(
             .bind(arrival)
             .bind(status)
             .bind(manufacturer_name)
-            .bind(model_name);
+            .bind(model_name)
+            .bind(produced_at)
+            .bind(factory);
     }
     query.execute(&mut *tx).await?;
     Ok(())
@@ -435,8 +563,13 @@ fn transfer_from_row(row: &AnyRow, decisions: Vec<RobotDecision>) -> Result<Tran
         allow_partial: row.try_get::<i64, _>("allow_partial")? != 0,
         decisions,
         clearance: row.try_get("clearance")?,
+        requested_by: row.try_get("requested_by")?,
+        expires_at: row
+            .try_get::<Option<i64>, _>("expires_at")?
+            .map(Timestamp::from_micros),
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+        updated_by: row.try_get("updated_by")?,
     })
 }
 
@@ -457,6 +590,12 @@ fn decision_from_row(row: &AnyRow) -> Result<RobotDecision, ApiError> {
             model_name: row
                 .try_get::<Option<String>, _>("model_name")?
                 .ok_or_else(|| corrupt("transfer_robots.model_name"))?,
+            production: Production {
+                produced_at: row
+                    .try_get::<Option<i64>, _>("produced_at")?
+                    .map(Timestamp::from_micros),
+                factory: row.try_get("factory")?,
+            },
         }),
         Some(_) => return Err(corrupt("transfer_robots.arrival")),
     };
@@ -481,6 +620,8 @@ fn trusted_from_row(row: &AnyRow) -> Result<TrustedKey, ApiError> {
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
             .map(Timestamp::from_micros),
+        added_by: row.try_get("added_by")?,
+        revoked_by: row.try_get("revoked_by")?,
     })
 }
 

@@ -32,13 +32,18 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     let de = Deployment::spawn("DE", "CN", de_db).await;
     de.trust(cn.trusted()).await;
 
-    // One robot for each clearance asked, one export that waits for its
-    // departure, and one import into Germany that waits for its arrival.
-    let mut robots = cn.issue("HX0001", IDENTITIES.len() as i32 + 2).await;
+    // One robot for each clearance asked and each withdrawal, one export
+    // that waits for its departure, and one import into Germany that waits
+    // for its arrival.
+    let mut robots = cn.issue("HX0001", 2 * IDENTITIES.len() as i32 + 2).await;
     let traveller = robots.pop().unwrap();
     let departing = robots.pop().unwrap();
+    let mut withdrawable = Vec::new();
+    for robot in robots.split_off(IDENTITIES.len()) {
+        withdrawable.push(cn.clear(export("CN", "DE", &[&robot.id], false)).await);
+    }
     let leaving = cn.clear(export("CN", "DE", &[&traveller.id], false)).await;
-    cn.depart(&leaving.name).await;
+    let leaving = cn.depart(&leaving.name).await;
     let arriving = de
         .clear(import(
             "CN",
@@ -61,7 +66,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     let mut key_seeds = 50u8..;
 
     let rpcs = rpcs_of("robotid.transfer.v1");
-    assert_eq!(rpcs.len(), 8, "every transfer RPC is in the table");
+    assert_eq!(rpcs.len(), 9, "every transfer RPC is in the table");
     for (method, allows) in rpcs {
         let name = method.rsplit('/').next().unwrap();
         for (n, (identity, uri)) in IDENTITIES.iter().enumerate() {
@@ -107,6 +112,15 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                         .confirm_arrival(pb::ConfirmArrivalRequest {
                             request_id: unique("matrix"),
                             name: arriving.name.clone(),
+                        })
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "WithdrawClearance" => {
+                    let result = client
+                        .withdraw_clearance(pb::WithdrawClearanceRequest {
+                            request_id: unique("matrix"),
+                            name: withdrawable[n].name.clone(),
                         })
                         .await;
                     assert_answer(name, who, allowed, refusal, result);

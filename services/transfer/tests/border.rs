@@ -64,7 +64,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
     assert_eq!(document.destination.as_str(), "DE");
     assert_eq!(document.robots.len(), 2);
     assert_eq!(
-        document.robots_by_id()[&sold.id],
+        document.robots_by_id()[&sold.id].status,
         robotid_domain::lifecycle::Status::InService
     );
     let robot = cn.robot(&traveller.id).await;
@@ -87,9 +87,17 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
         "OUT_OF_SCOPE",
     );
 
-    // Departure: EXPORTED, abroad.
+    // Departure: EXPORTED, abroad; the clearance is signed again with the
+    // departure, and that is the one the destination imports on.
     let departed = cn.depart(&cleared.name).await;
     assert_eq!(departed.state(), pb::TransferState::Departed);
+    let stamped = verify_clearance(&departed.clearance, &cn.key.verifying_key())
+        .expect("the departed clearance verifies under China's key");
+    assert!(stamped.departed_at.is_some());
+    assert_eq!(
+        (stamped.robots, stamped.expires_at),
+        (document.robots.clone(), document.expires_at)
+    );
     assert_eq!(
         cn.robot(&traveller.id).await.jurisdiction(),
         Jurisdiction::Abroad
@@ -108,7 +116,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
                 (&traveller.id, &traveller.credential),
                 (&sold.id, &sold.credential),
             ],
-            &cleared.clearance,
+            &departed.clearance,
             false,
         ))
         .await;
@@ -150,7 +158,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
     // ── And back: exported from Germany, re-imported to China ───────────
     let back = de.clear(export("DE", "CN", &[&traveller.id], false)).await;
     assert_eq!(back.state(), pb::TransferState::Cleared);
-    de.depart(&back.name).await;
+    let back = de.depart(&back.name).await;
     assert_eq!(
         de.robot(&traveller.id).await.jurisdiction(),
         Jurisdiction::Abroad
@@ -177,7 +185,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
     let german = de.issue("HX0001", 1).await.remove(0);
     assert_eq!(german.id.country().as_str(), "DE");
     let leaving = de.clear(export("DE", "CN", &[&german.id], false)).await;
-    de.depart(&leaving.name).await;
+    let leaving = de.depart(&leaving.name).await;
     let entering = cn
         .clear(import(
             "DE",
@@ -332,7 +340,14 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
         .iter()
         .map(|(id, credential, _)| (*id, credential.as_slice()))
         .collect();
-    let checked = de.clear(import("CN", "DE", &shipment, &[], true)).await;
+    // China cleared and sent its robots (not the American one): each
+    // refusal is the credential's.
+    let sent: Vec<&robotid_domain::code::RobotId> = more[1..=9].iter().map(|r| &r.id).collect();
+    let sent = cn.clear(export("CN", "DE", &sent, false)).await;
+    let sent = cn.depart(&sent.name).await;
+    let checked = de
+        .clear(import("CN", "DE", &shipment, &sent.clearance, true))
+        .await;
     assert_eq!(checked.state(), pb::TransferState::PartiallyCleared);
     let reasons: Vec<(&str, &str)> = cases
         .iter()
@@ -343,18 +358,19 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
         .map(|(id, _, reason)| (id.as_str(), *reason))
         .collect();
     assert_eq!(reasons, expected);
-    // The origin's clearance, when given, must list every robot.
+    // The origin's clearance must list every robot.
+    let other_shipment = cn.depart(&partial.name).await;
     let unlisted = de
         .clear(import(
             "CN",
             "DE",
             &[(&more[1].id, &more[1].credential)],
-            &cleared.clearance,
+            &other_shipment.clearance,
             false,
         ))
         .await;
     assert_eq!(reason_of(&unlisted, &more[1].id), "NOT_IN_ORIGIN_CLEARANCE");
-    let mut tampered = cleared.clearance.clone();
+    let mut tampered = other_shipment.clearance.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
     let bad_clearance = de
@@ -388,7 +404,7 @@ async fn a_robot_crosses_two_registries_and_every_refusal_has_its_reason(db: Tes
         took.as_millis(),
         big.clearance.len()
     );
-    cn.depart(&big.name).await;
+    let big = cn.depart(&big.name).await;
     let de_calls_before = de.registry_calls_by_transfer().await;
     let started = Instant::now();
     let shipment: Vec<(&robotid_domain::code::RobotId, &[u8])> = bulk

@@ -5,6 +5,7 @@
 
 mod support;
 
+use robotid_credential::clearance::verify_clearance;
 use robotid_domain::transfer::TransferId;
 use robotid_proto::common::v1::{EventType, Jurisdiction};
 use robotid_proto::registry::v1 as registry;
@@ -235,7 +236,14 @@ async fn retries_are_answered_and_confirmations_follow_the_states(db: TestDb) {
         .unwrap()
         .into_inner();
     assert_eq!(departed.state(), pb::TransferState::Departed);
-    assert_eq!(departed.clearance, cleared.clearance);
+    // The same clearance, signed again with its departure.
+    let public = cn.key.verifying_key();
+    let stamped = verify_clearance(&departed.clearance, &public).unwrap();
+    let before = verify_clearance(&cleared.clearance, &public).unwrap();
+    assert_eq!(before.departed_at, None);
+    let departure = stamped.departed_at.expect("the departure is signed");
+    assert_eq!(stamped, before.departed(departure));
+    assert_eq!(departed.updated_by, "robotid://customs/CN-SHA");
     assert_eq!(cn.robot(&r0).await.jurisdiction(), Jurisdiction::Abroad);
     let retried = customs
         .confirm_departure(confirm(&departure_id))
@@ -302,6 +310,8 @@ async fn retries_are_answered_and_confirmations_follow_the_states(db: TestDb) {
                 }),
                 occur_time: None,
             }],
+            // What the service sends for the customs it acts for.
+            on_behalf_of: "robotid://customs/CN-SHA".into(),
         })
         .await
         .expect("the first attempt's registry step");

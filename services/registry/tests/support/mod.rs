@@ -172,6 +172,7 @@ impl TestRegistry {
             .register_robots(pb::RegisterRobotsRequest {
                 request_id: unique("register"),
                 robots: ids.iter().map(registration).collect(),
+                on_behalf_of: String::new(),
             })
             .await
             .expect("registered")

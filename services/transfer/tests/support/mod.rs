@@ -94,6 +94,8 @@ pub struct Deployment {
     issuance: Running,
     registry: Running,
     transfer: Running,
+    /// How the transfer service was started, for a second instance of it.
+    transfer_config: TransferConfig,
     /// Models issuance has approved so far.
     approved: Vec<String>,
     /// Databases and key directory live as long as the deployment.
@@ -101,8 +103,16 @@ pub struct Deployment {
     _dir: tempfile::TempDir,
 }
 
-/// Holder names of the extra certificates every test PKI carries.
+/// Holder names of the extra certificates every test PKI carries:
+/// customs of the peer country, and a second customs office of this one
+/// (`{country}-PEK`).
 pub const CUSTOMS_ABROAD: &str = "customs-abroad";
+pub const CUSTOMS_OTHER_OFFICE: &str = "customs-pek";
+
+/// The customs office of the test PKI's `customs` certificate.
+pub fn office(country: &str) -> String {
+    format!("{country}-SHA")
+}
 
 impl Deployment {
     /// Registry and transfer of `country`, on databases like `db` (which
@@ -121,10 +131,13 @@ impl Deployment {
     ) -> Self {
         let pki = TestPki::new(
             country,
-            &[Holder::client(
-                CUSTOMS_ABROAD,
-                &format!("robotid://customs/{peer}-HAM"),
-            )],
+            &[
+                Holder::client(CUSTOMS_ABROAD, &format!("robotid://customs/{peer}-HAM")),
+                Holder::client(
+                    CUSTOMS_OTHER_OFFICE,
+                    &format!("robotid://customs/{country}-PEK"),
+                ),
+            ],
         );
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("signing-key.pem");
@@ -144,6 +157,7 @@ impl Deployment {
         config.server.tls = pki.service_tls("transfer");
         config.signing_key_file = Some(key_file.clone());
         tune(&mut config);
+        let transfer_config = config.clone();
         let transfer_app = robotid_transfer::App::build(config)
             .await
             .expect("transfer starts");
@@ -194,6 +208,7 @@ impl Deployment {
             issuance,
             registry,
             transfer,
+            transfer_config,
             approved: Vec::new(),
             _dbs: vec![db, transfer_db, issuance_db],
             _dir: dir,
@@ -204,6 +219,24 @@ impl Deployment {
         self.transfer.stop().await;
         self.issuance.stop().await;
         self.registry.stop().await;
+    }
+
+    /// Another instance of this deployment's transfer service, on the same
+    /// database and registry, on a port of its own; stopped when dropped
+    /// or with [`Running::stop`].
+    pub async fn another_transfer(&self) -> (Running, SocketAddr) {
+        let mut config = self.transfer_config.clone();
+        config.server.listen = Some("127.0.0.1:0".parse().unwrap());
+        let app = robotid_transfer::App::build(config)
+            .await
+            .expect("a second transfer instance starts");
+        let addr = app.local_addr();
+        let running = Running::spawn(|stopped| {
+            app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+        });
+        (running, addr)
     }
 
     /// Stops the registry only: the other services keep serving.
@@ -493,7 +526,8 @@ impl Deployment {
             .into_inner()
     }
 
-    /// This country's customs confirm that a cleared export departed.
+    /// This country's customs confirm that a cleared export departed; the
+    /// answer carries the departed clearance an import needs.
     pub async fn depart(&self, name: &str) -> pb::Transfer {
         self.customs()
             .await
@@ -517,6 +551,38 @@ impl Deployment {
             .await
             .unwrap_or_else(|e| panic!("{name} did not arrive: {e:?}"))
             .into_inner()
+    }
+
+    /// This country's customs withdraw a cleared export.
+    pub async fn withdraw(&self, name: &str) -> pb::Transfer {
+        self.customs()
+            .await
+            .withdraw_clearance(pb::WithdrawClearanceRequest {
+                request_id: unique("withdrawal"),
+                name: name.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{name} was not withdrawn: {e:?}"))
+            .into_inner()
+    }
+
+    /// A transfer as the regulator reads it.
+    pub async fn transfer(&self, name: &str) -> pb::Transfer {
+        self.transfer_as("regulator")
+            .await
+            .get_transfer(pb::GetTransferRequest { name: name.into() })
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+            .into_inner()
+    }
+
+    /// A transfer client of another instance at `addr`, as `identity`.
+    pub async fn transfer_at(
+        &self,
+        addr: SocketAddr,
+        identity: &str,
+    ) -> TransferServiceClient<Channel> {
+        TransferServiceClient::new(self.pki.channel(addr, Some(identity)).await)
     }
 
     /// Every transfer, newest first, as the regulator.
@@ -573,6 +639,26 @@ pub fn event(
     }
 }
 
+/// What `probe` finds once it finds something, asked again every 50 ms
+/// until [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn days_from_now(days: i64) -> prost_types::Timestamp {
     let (seconds, _) = Timestamp::now().to_parts();
     prost_types::Timestamp {
@@ -618,7 +704,7 @@ pub fn export(
         origin_country: origin.into(),
         destination_country: destination.into(),
         declarant: "Hubei Humanoid Works Export Dept.".into(),
-        customs_office: format!("{origin}-SHA"),
+        customs_office: office(origin),
         allow_partial,
         origin_clearance: Vec::new(),
     }
@@ -645,7 +731,7 @@ pub fn import(
         origin_country: origin.into(),
         destination_country: destination.into(),
         declarant: "Hamburg Robotics Import GmbH".into(),
-        customs_office: format!("{destination}-HAM"),
+        customs_office: office(destination),
         allow_partial,
         origin_clearance: origin_clearance.to_vec(),
     }

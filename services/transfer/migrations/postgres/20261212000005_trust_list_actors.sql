@@ -1,0 +1,3 @@
+-- The regulator who added each trusted key, and who revoked it.
+ALTER TABLE trusted_registries ADD COLUMN added_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE trusted_registries ADD COLUMN revoked_by TEXT;
