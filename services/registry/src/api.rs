@@ -93,6 +93,19 @@ fn access(caller: &Caller, action: impl Into<String>, robot_id: Option<&RobotId>
     }
 }
 
+/// The public view of a robot, `None` when it is not registered: what
+/// `GetRobot(PUBLIC)` answers and what the web card shows, one read for
+/// both, so the two never diverge.
+pub async fn public_robot(
+    store: &RegistryStore,
+    id: &RobotId,
+) -> Result<Option<pb::Robot>, ApiError> {
+    Ok(store
+        .robot(id)
+        .await?
+        .map(|robot| robot_to_wire(&robot, pb::RobotView::Public)))
+}
+
 impl RegistryApi {
     /// Logs a refused write or read, then answers the refusal. The log is
     /// best effort here: the call fails either way.
@@ -229,13 +242,18 @@ impl RegistryService for RegistryApi {
             }
             self.log_read(draft).await?;
         }
-        let robot = self
-            .store
-            .robot(&id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
-        Ok(Response::new(robot_to_wire(&robot, view)))
+        let robot = if view == pb::RobotView::Full {
+            self.store
+                .robot(&id)
+                .await
+                .map_err(status)?
+                .map(|robot| robot_to_wire(&robot, view))
+        } else {
+            public_robot(&self.store, &id).await.map_err(status)?
+        };
+        robot
+            .map(Response::new)
+            .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))
     }
 
     async fn record_event(

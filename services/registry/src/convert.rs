@@ -6,7 +6,9 @@ use robotid_domain::code::CountryCode;
 use robotid_domain::history::{Event, EventDetails};
 use robotid_domain::holder::{Holder, HolderKey};
 use robotid_domain::lifecycle::{EventKind, Jurisdiction, RobotState, Status};
-use robotid_domain::robot::{ImportOrigin, Production, Recall, Registration, Robot};
+use robotid_domain::robot::{
+    ImportOrigin, Production, Recall, Registration, Robot, StoredCredential,
+};
 use robotid_domain::time::Timestamp;
 use robotid_platform::error::ApiError;
 use robotid_platform::wire::status_to_wire;
@@ -161,7 +163,8 @@ pub fn event_to_wire(event: &Event) -> pb::Event {
 }
 
 /// The public card (manufacturer, model, production date, status, open
-/// recall) or everything the registry holds.
+/// recall, the STOLEN flag, where the robot is) or everything the registry
+/// holds.
 pub fn robot_to_wire(robot: &Robot, view: pb::RobotView) -> pb::Robot {
     let id = &robot.robot_id;
     let mut wire = pb::Robot {
@@ -181,16 +184,18 @@ pub fn robot_to_wire(robot: &Robot, view: pb::RobotView) -> pb::Robot {
         }),
         open_recall: robot.open_recall.clone().unwrap_or_default(),
         view: view.into(),
+        // The public tier warns a buyer (issue 12, item 17): a stolen
+        // robot shows it, and where the robot is.
+        stolen: robot.state.holds.stolen,
+        jurisdiction: jurisdiction_to_wire(robot.state.jurisdiction).into(),
+        origin_country: robot.origin_country.clone().unwrap_or_default(),
         ..pb::Robot::default()
     };
     if view == pb::RobotView::Full {
         if let Some(production) = &mut wire.production {
             production.factory = robot.production.factory.clone().unwrap_or_default();
         }
-        wire.stolen = robot.state.holds.stolen;
-        wire.jurisdiction = jurisdiction_to_wire(robot.state.jurisdiction).into();
         wire.holder = robot.holder.as_ref().map(holder_to_wire);
-        wire.origin_country = robot.origin_country.clone().unwrap_or_default();
         wire.event_count = robot.event_count as i64;
         wire.head_hash = robot.head_hash.to_hex();
         wire.register_time = Some(timestamp_to_wire(robot.registered_at));
@@ -212,6 +217,8 @@ pub fn registration_from_wire(
         production,
         import_origin,
         occur_time,
+        credential,
+        credential_public_key,
     } = registration;
     let robot_id = robot_id(&format!("{field}.robot_id"), &id, home)?;
     for (name, value) in [
@@ -248,6 +255,7 @@ pub fn registration_from_wire(
             ),
         ));
     }
+    let credential = credential_from_wire(field, credential, credential_public_key)?;
     Ok((
         Registration {
             robot_id,
@@ -255,9 +263,46 @@ pub fn registration_from_wire(
             model_name,
             production: production.unwrap_or_default(),
             import,
+            credential,
         },
         occur_time.as_ref().map(timestamp_from_wire),
     ))
+}
+
+/// A credential is QR-sized (about 180 bytes); anything far larger is not
+/// one.
+const MAX_CREDENTIAL: usize = 1_024;
+
+fn credential_from_wire(
+    field: &str,
+    credential: Vec<u8>,
+    public_key: Vec<u8>,
+) -> Result<Option<StoredCredential>, ApiError> {
+    if credential.len() > MAX_CREDENTIAL {
+        return Err(ApiError::invalid_argument(
+            format!("{field}.credential"),
+            format!("at most {MAX_CREDENTIAL} bytes"),
+        ));
+    }
+    let public_key = match public_key.len() {
+        0 => None,
+        _ if credential.is_empty() => {
+            return Err(ApiError::invalid_argument(
+                format!("{field}.credential_public_key"),
+                "only with a credential",
+            ));
+        }
+        _ => Some(<[u8; 32]>::try_from(public_key.as_slice()).map_err(|_| {
+            ApiError::invalid_argument(
+                format!("{field}.credential_public_key"),
+                "a raw Ed25519 public key has 32 bytes",
+            )
+        })?),
+    };
+    Ok((!credential.is_empty()).then_some(StoredCredential {
+        credential,
+        public_key,
+    }))
 }
 
 fn import_origin_from_wire(

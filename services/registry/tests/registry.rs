@@ -52,12 +52,15 @@ async fn registers_and_resolves_in_both_views(db: TestDb) {
             .seconds,
         1_764_000_000
     );
-    // The public card carries nothing else.
+    // The public tier warns a buyer: the theft flag and where the robot
+    // is (issue 12, item 17; before, the public card showed neither).
+    assert!(!public.stolen);
+    assert_eq!(public.jurisdiction(), Jurisdiction::Domestic);
+    // It carries nothing else.
     assert_eq!(public.production.as_ref().unwrap().factory, "");
     assert!(public.holder.is_none());
     assert_eq!(public.event_count, 0);
     assert_eq!(public.head_hash, "");
-    assert_eq!(public.jurisdiction(), Jurisdiction::Unspecified);
 
     let full = registry.full(&ids[0]).await;
     assert_eq!(full.view(), pb::RobotView::Full);

@@ -312,9 +312,14 @@ impl Customs {
     ) -> RobotDecision {
         let id = robot.robot_id.clone();
         let foreign = id.country() != self.home;
-        if foreign && let Err(refusal) = trust.verify_credential(&id, &robot.credential) {
-            return RobotDecision::refused(id, refusal.reason());
-        }
+        let verified_by = if foreign {
+            match trust.verify_credential(&id, &robot.credential) {
+                Ok(claims) => trust.public_key(&claims.kid),
+                Err(refusal) => return RobotDecision::refused(id, refusal.reason()),
+            }
+        } else {
+            None
+        };
         let stated = match stated {
             Err(reason) => return RobotDecision::refused(id, reason),
             Ok(stated) => stated,
@@ -341,6 +346,8 @@ impl Customs {
                 status,
                 manufacturer_name,
                 model_name,
+                credential: robot.credential.clone(),
+                credential_key: verified_by.unwrap_or_default(),
             }),
         )
     }
@@ -379,6 +386,8 @@ impl Customs {
                     status,
                     manufacturer_name,
                     model_name,
+                    credential,
+                    credential_key,
                 }) => registrations.push(registry::RobotRegistration {
                     robot_id: decision.robot_id.as_str().to_owned(),
                     manufacturer_name: manufacturer_name.clone(),
@@ -390,6 +399,8 @@ impl Customs {
                         transfer: id.name(),
                     }),
                     occur_time: None,
+                    credential: credential.clone(),
+                    credential_public_key: credential_key.clone(),
                 }),
                 Some(Arrival::Return) => returning.push(&decision.robot_id),
                 None => {

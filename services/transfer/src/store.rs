@@ -28,7 +28,8 @@ macro_rules! transfer_columns {
 
 macro_rules! robot_columns {
     () => {
-        "transfer_id, position, robot_id, refusal, arrival, status, manufacturer_name, model_name"
+        "transfer_id, position, robot_id, refusal, arrival, status, manufacturer_name, model_name, \
+         credential, credential_key"
     };
 }
 
@@ -340,7 +341,7 @@ async fn insert_robots(
     first_position: usize,
     decisions: &[RobotDecision],
 ) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 8;
+    const COLUMNS: usize = 10;
     let sql = format!(
         concat!(
             "INSERT INTO transfer_robots (",
@@ -351,20 +352,23 @@ async fn insert_robots(
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (offset, decision) in decisions.iter().enumerate() {
-        let (arrival, status, manufacturer_name, model_name) = match &decision.arrival {
-            None => (None, None, None, None),
-            Some(Arrival::Return) => (Some("RETURN"), None, None, None),
+        let (arrival, status, names, credential) = match &decision.arrival {
+            None => (None, None, (None, None), (None, None)),
+            Some(Arrival::Return) => (Some("RETURN"), None, (None, None), (None, None)),
             Some(Arrival::Register {
                 status,
                 manufacturer_name,
                 model_name,
+                credential,
+                credential_key,
             }) => (
                 Some("REGISTER"),
                 Some(status.as_str()),
-                Some(manufacturer_name.clone()),
-                Some(model_name.clone()),
+                (Some(manufacturer_name.clone()), Some(model_name.clone())),
+                (Some(credential.clone()), Some(credential_key.clone())),
             ),
         };
+        let (manufacturer_name, model_name) = names;
         query = query
             .bind(transfer.as_str().to_owned())
             .bind((first_position + offset) as i64)
@@ -373,7 +377,9 @@ async fn insert_robots(
             .bind(arrival)
             .bind(status)
             .bind(manufacturer_name)
-            .bind(model_name);
+            .bind(model_name)
+            .bind(credential.0)
+            .bind(credential.1);
     }
     query.execute(&mut *tx).await?;
     Ok(())
@@ -457,6 +463,13 @@ fn decision_from_row(row: &AnyRow) -> Result<RobotDecision, ApiError> {
             model_name: row
                 .try_get::<Option<String>, _>("model_name")?
                 .ok_or_else(|| corrupt("transfer_robots.model_name"))?,
+            // Transfers decided before credentials were kept have none.
+            credential: row
+                .try_get::<Option<Vec<u8>>, _>("credential")?
+                .unwrap_or_default(),
+            credential_key: row
+                .try_get::<Option<Vec<u8>>, _>("credential_key")?
+                .unwrap_or_default(),
         }),
         Some(_) => return Err(corrupt("transfer_robots.arrival")),
     };

@@ -285,6 +285,8 @@ pub fn registration(id: &RobotId) -> pb::RobotRegistration {
         }),
         import_origin: None,
         occur_time: None,
+        credential: Vec::new(),
+        credential_public_key: Vec::new(),
     }
 }
 
