@@ -69,7 +69,6 @@ fn page(frame: &Frame<'_>, main: &str) -> String {
         "Datenschutz: Diese Seite setzt keine Cookies, und das Register speichert nicht, wer sie aufruft – keine Adresse, keine Browserdaten, kein Protokoll der Scans.",
         "隐私：本页不设置 Cookie，登记机构不记录查看者——不记录地址、浏览器信息，也不记录扫描。"
     );
-    let registry = registry_line(lang, frame.country, frame.public_url);
     let skip = t!(
         lang,
         "Skip to main content",
@@ -100,7 +99,6 @@ fn page(frame: &Frame<'_>, main: &str) -> String {
 {main}
 </main>
 <footer class="footer width">
-<p>{registry}</p>
 <p class="privacy">{privacy}</p>
 </footer>
 </body>
@@ -111,17 +109,6 @@ fn page(frame: &Frame<'_>, main: &str) -> String {
         css = frame.assets.css_href(),
         head = frame.head,
         country = escape(&lang::country_name(lang, frame.country)),
-    )
-}
-
-fn registry_line(lang: Lang, country: &str, public_url: &str) -> String {
-    let country = escape(&lang::country_name(lang, country));
-    let url = escape(public_url);
-    t!(
-        lang,
-        format!("Answered by the registry of {country}, {url}"),
-        format!("Auskunft des Registers von {country}, {url}"),
-        format!("答复机构：{country}登记机构，{url}")
     )
 }
 
