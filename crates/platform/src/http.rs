@@ -104,9 +104,10 @@ impl PublicHttp {
 }
 
 fn overloaded(error: &tower::BoxError) -> Response {
-    let status = if error.is::<tower::timeout::error::Elapsed>() {
-        http::StatusCode::SERVICE_UNAVAILABLE
-    } else if error.is::<tower::load_shed::error::Overloaded>() {
+    // Shed (too many in progress) or past the deadline: busy, retry.
+    let status = if error.is::<tower::timeout::error::Elapsed>()
+        || error.is::<tower::load_shed::error::Overloaded>()
+    {
         http::StatusCode::SERVICE_UNAVAILABLE
     } else {
         http::StatusCode::INTERNAL_SERVER_ERROR

@@ -100,10 +100,12 @@ pub async fn public_robot(
     store: &RegistryStore,
     id: &RobotId,
 ) -> Result<Option<pb::Robot>, ApiError> {
-    Ok(store
-        .robot(id)
-        .await?
-        .map(|robot| robot_to_wire(&robot, pb::RobotView::Public)))
+    Ok(store.robot(id).await?.as_ref().map(public_view))
+}
+
+/// The public tier of a robot the store read.
+pub fn public_view(robot: &robotid_domain::robot::Robot) -> pb::Robot {
+    robot_to_wire(robot, pb::RobotView::Public)
 }
 
 impl RegistryApi {

@@ -495,6 +495,12 @@ impl RegistryStore {
         Ok(Some(verify_chain(&mut connection, &robot).await?))
     }
 
+    /// Walks the stored history of a robot already read.
+    pub async fn verify_read(&self, robot: &Robot) -> Result<ChainVerdict, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        verify_chain(&mut connection, robot).await
+    }
+
     /// Verdicts for several robots at once, for eligibility checks: the
     /// events of [`VERIFY_CHUNK`] robots in one query, not one query per
     /// robot (a 1,000-robot shipment took 1,000 round trips).

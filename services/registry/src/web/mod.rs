@@ -1,7 +1,7 @@
 //! The public web card: what a phone sees when it scans a robot's label.
-//! A thin edge over the same read the public `GetRobot` answers
-//! ([`crate::api::public_robot`]), served on the registry's public HTTP
-//! listener.
+//! A thin edge over the same read and conversion the public `GetRobot`
+//! answers with (the store's robot, [`crate::api::public_view`]), served on
+//! the registry's public HTTP listener.
 //!
 //! | route | answers |
 //! |---|---|
@@ -38,7 +38,7 @@ use robotid_proto::registry::v1 as pb;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
-use crate::api::{ERROR_DOMAIN, public_robot};
+use crate::api::{ERROR_DOMAIN, public_view};
 use crate::store::RegistryStore;
 use assets::Assets;
 use card::CardView;
@@ -349,16 +349,20 @@ impl Web {
         serde_json::to_vec(&linkset).expect("a JSON value serialises")
     }
 
+    /// The HTML card of a robot read from the store (`stored`) and its
+    /// public view (`robot`): two more reads, its credential's presence and
+    /// its history, which the page verifies.
     async fn html_card(
         &self,
         lang: Lang,
+        stored: &robotid_domain::robot::Robot,
         robot: &pb::Robot,
         id: &RobotId,
-        has_credential: bool,
     ) -> Result<Vec<u8>, ApiError> {
-        let history = match self.store.verify(id).await? {
-            Some(ChainVerdict::Intact { .. }) => page::History::Intact,
-            Some(ChainVerdict::Broken { .. }) | None => page::History::Broken,
+        let has_credential = self.store.credential(id).await?.is_some();
+        let history = match self.store.verify_read(stored).await? {
+            ChainVerdict::Intact { .. } => page::History::Intact,
+            ChainVerdict::Broken { .. } => page::History::Broken,
         };
         let view = CardView::from_public(robot);
         let script = if has_credential {
@@ -437,7 +441,7 @@ fn code_error(error: &CodeError) -> ApiError {
 /// An error as JSON, the way Google's HTTP APIs map AIP-193 errors:
 /// `{"error": {"code", "message", "status", "details": [ErrorInfo, BadRequest]}}`.
 fn error_json(error: &ApiError, http_code: u16) -> Vec<u8> {
-    let status = tonic::Status::from(error.clone().into_status(ERROR_DOMAIN));
+    let status = error.clone().into_status(ERROR_DOMAIN);
     use tonic_types::StatusExt;
     let mut details = Vec::new();
     if let Some(info) = status.get_details_error_info() {
@@ -536,27 +540,29 @@ async fn robot_card(
         let query = query.map(|q| format!("?{q}")).unwrap_or_default();
         return redirect(format!("/r/{}{query}", id.as_str()), ASSET_CACHE_REDIRECT);
     }
-    let robot = match public_robot(&web.store, &id).await {
-        Ok(Some(robot)) => robot,
+    // The read GetRobot's public view makes, and its conversion.
+    let stored = match web.store.robot(&id).await {
+        Ok(Some(stored)) => stored,
         Ok(None) => return web.unknown(format, lang, &id).respond(&headers),
         Err(error) => return unavailable(&error),
     };
-    let has_credential = match web.store.credential(&id).await {
-        Ok(credential) => credential.is_some(),
-        Err(error) => return unavailable(&error),
-    };
+    let robot = public_view(&stored);
     let answer = match format {
+        // One read: the JSON is the message, nothing else.
         Format::Json => match protojson::to_json(&robot, "robotid.registry.v1.Robot") {
             Ok(json) => Answer::new(StatusCode::OK, JSON, json).shared(),
             Err(error) => return unavailable(&ApiError::internal(&error)),
         },
-        Format::Linkset => Answer::new(
-            StatusCode::OK,
-            LINKSET,
-            web.linkset(&robot, &id, has_credential),
-        )
-        .shared(),
-        Format::Html => match web.html_card(lang, &robot, &id, has_credential).await {
+        Format::Linkset => match web.store.credential(&id).await {
+            Ok(credential) => Answer::new(
+                StatusCode::OK,
+                LINKSET,
+                web.linkset(&robot, &id, credential.is_some()),
+            )
+            .shared(),
+            Err(error) => return unavailable(&error),
+        },
+        Format::Html => match web.html_card(lang, &stored, &robot, &id).await {
             Ok(html) => Answer::new(StatusCode::OK, HTML, html),
             Err(error) => return unavailable(&error),
         },
