@@ -213,15 +213,22 @@ const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
 const LINKSET: &str = "application/linkset+json";
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+/// `?lang=`, else `Accept-Language`, else English.
+fn language(params: &QueryParams, headers: &HeaderMap) -> Lang {
+    Lang::choose(
+        params.get("lang"),
+        header_text(headers, header::ACCEPT_LANGUAGE),
+    )
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
 impl Web {
-    fn frame(&self, lang: Lang, title: String, path: String, head: String) -> page::Frame<'_> {
+    fn frame(&self, lang: Lang, path: String, head: String) -> page::Frame<'_> {
         page::Frame {
             lang,
-            title,
             assets: &self.assets,
             country: self.home.as_str(),
             public_url: &self.public_url,
@@ -247,13 +254,7 @@ impl Web {
     fn mistyped(&self, format: Format, lang: Lang, input: &str, error: &CodeError) -> Answer {
         match format {
             Format::Html => {
-                let title = page_title(
-                    lang,
-                    "This code is not valid",
-                    "Dieser Code ist ungültig",
-                    "该编码无效",
-                );
-                let frame = self.frame(lang, title, "/".into(), String::new());
+                let frame = self.frame(lang, "/".into(), String::new());
                 Answer::new(
                     StatusCode::BAD_REQUEST,
                     HTML,
@@ -275,13 +276,7 @@ impl Web {
     fn unknown(&self, format: Format, lang: Lang, id: &RobotId) -> Answer {
         match format {
             Format::Html => {
-                let title = page_title(
-                    lang,
-                    "No robot with this code",
-                    "Kein Roboter mit diesem Code",
-                    "没有此编码的机器人",
-                );
-                let frame = self.frame(lang, title, format!("/r/{}", id.as_str()), String::new());
+                let frame = self.frame(lang, format!("/r/{}", id.as_str()), String::new());
                 Answer::new(
                     StatusCode::NOT_FOUND,
                     HTML,
@@ -378,8 +373,7 @@ impl Web {
              <link rel=\"alternate\" type=\"{JSON}\" href=\"/r/{id}\">\n{script}",
             id = id.as_str()
         );
-        let title = format!("{} {} – Robot ID", view.model_name, view.display_id);
-        let frame = self.frame(lang, title, format!("/r/{}", id.as_str()), head);
+        let frame = self.frame(lang, format!("/r/{}", id.as_str()), head);
         let card = page::Card {
             view: &view,
             history,
@@ -387,10 +381,6 @@ impl Web {
         };
         Ok(page::card(&frame, &card).into_bytes())
     }
-}
-
-fn page_title(lang: Lang, en: &str, de: &str, zh: &str) -> String {
-    format!("{} – Robot ID", lang::t!(lang, en, de, zh))
 }
 
 /// The machine-readable form of a code error: AIP-193's `ErrorInfo` with a
@@ -521,10 +511,7 @@ async fn robot_card(
     headers: HeaderMap,
 ) -> Response {
     let params = QueryParams::parse(query.as_deref());
-    let lang = Lang::choose(
-        params.get("lang"),
-        header_text(&headers, header::ACCEPT_LANGUAGE),
-    );
+    let lang = language(&params, &headers);
     let format = match params.get("linkType") {
         Some("linkset" | "all") => Format::Linkset,
         _ => match negotiate::format(header_text(&headers, header::ACCEPT)) {
@@ -595,10 +582,7 @@ async fn lookup(
     headers: HeaderMap,
 ) -> Response {
     let params = QueryParams::parse(query.as_deref());
-    let lang = Lang::choose(
-        params.get("lang"),
-        header_text(&headers, header::ACCEPT_LANGUAGE),
-    );
+    let lang = language(&params, &headers);
     let code = params.get("code").unwrap_or_default();
     match RobotId::parse_at(code, &web.home) {
         Ok(id) => {
@@ -627,17 +611,8 @@ async fn start(
     headers: HeaderMap,
 ) -> Response {
     let params = QueryParams::parse(query.as_deref());
-    let lang = Lang::choose(
-        params.get("lang"),
-        header_text(&headers, header::ACCEPT_LANGUAGE),
-    );
-    let title = page_title(
-        lang,
-        "Look up a robot",
-        "Einen Roboter nachschlagen",
-        "查询机器人",
-    );
-    let frame = web.frame(lang, title, "/".into(), String::new());
+    let lang = language(&params, &headers);
+    let frame = web.frame(lang, "/".into(), String::new());
     Answer::new(StatusCode::OK, HTML, page::start(&frame).into_bytes())
         .cache("public, max-age=3600")
         .negotiated(lang)
@@ -721,30 +696,43 @@ async fn keys(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
         .respond(&headers)
 }
 
+/// A file built into the binary.
+fn asset(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    body: &str,
+    cache: &'static str,
+) -> Response {
+    Answer::new(StatusCode::OK, content_type, body.into())
+        .cache(cache)
+        .respond(headers)
+}
+
 async fn css(headers: HeaderMap) -> Response {
-    Answer::new(
-        StatusCode::OK,
+    asset(
+        &headers,
         "text/css; charset=utf-8",
-        assets::CSS.into(),
+        assets::CSS,
+        ASSET_CACHE,
     )
-    .cache(ASSET_CACHE)
-    .respond(&headers)
 }
 
 async fn js(headers: HeaderMap) -> Response {
-    Answer::new(
-        StatusCode::OK,
+    asset(
+        &headers,
         "text/javascript; charset=utf-8",
-        assets::JS.into(),
+        assets::JS,
+        ASSET_CACHE,
     )
-    .cache(ASSET_CACHE)
-    .respond(&headers)
 }
 
 async fn icon(headers: HeaderMap) -> Response {
-    Answer::new(StatusCode::OK, "image/svg+xml", assets::ICON.into())
-        .cache("public, max-age=86400")
-        .respond(&headers)
+    asset(
+        &headers,
+        "image/svg+xml",
+        assets::ICON,
+        "public, max-age=86400",
+    )
 }
 
 async fn not_found() -> Response {

@@ -31,7 +31,6 @@ pub fn escape(text: &str) -> String {
 /// What every page shows around its content.
 pub struct Frame<'a> {
     pub lang: Lang,
-    pub title: String,
     pub assets: &'a Assets,
     /// This registry's country code.
     pub country: &'a str,
@@ -42,7 +41,8 @@ pub struct Frame<'a> {
     pub head: String,
 }
 
-fn page(frame: &Frame<'_>, main: &str) -> String {
+/// A whole page: `title` (its `<title>`, with " – Robot ID") and `main`.
+fn page(frame: &Frame<'_>, title: &str, main: &str) -> String {
     let lang = frame.lang;
     let mut switcher = String::new();
     for other in Lang::ALL {
@@ -83,7 +83,7 @@ fn page(frame: &Frame<'_>, main: &str) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>{title}</title>
+<title>{title} – Robot ID</title>
 <link rel="stylesheet" href="{css}">
 {head}</head>
 <body>
@@ -105,7 +105,7 @@ fn page(frame: &Frame<'_>, main: &str) -> String {
 </html>
 "##,
         tag = lang.tag(),
-        title = escape(&frame.title),
+        title = escape(title),
         css = frame.assets.css_href(),
         head = frame.head,
         country = escape(&lang::country_name(lang, frame.country)),
@@ -201,10 +201,9 @@ pub fn card(frame: &Frame<'_>, card: &Card<'_>) -> String {
         );
     }
     if view.status == robotid_proto::common::v1::RobotStatus::Recycled {
-        let _ = write!(
+        let _ = writeln!(
             main,
-            r#"<div class="notice" role="status"><p><strong>{text}</strong></p></div>
-"#,
+            r#"<div class="notice" role="status"><p><strong>{text}</strong></p></div>"#,
             text = t!(
                 lang,
                 "This robot has been recycled. Its code is retired: a robot that carries it must not be on sale.",
@@ -226,10 +225,9 @@ pub fn card(frame: &Frame<'_>, card: &Card<'_>) -> String {
         display = escape(&view.display_id),
     );
     let row = |main: &mut String, key: &str, value: &str, class: &str| {
-        let _ = write!(
+        let _ = writeln!(
             main,
-            r#"<div class="summary-row{class}"><dt>{key}</dt><dd>{value}</dd></div>
-"#
+            r#"<div class="summary-row{class}"><dt>{key}</dt><dd>{value}</dd></div>"#
         );
     };
     let status_class = match (view.stolen, view.recalls.is_empty()) {
@@ -265,21 +263,13 @@ pub fn card(frame: &Frame<'_>, card: &Card<'_>) -> String {
     row(
         &mut main,
         t!(lang, "Manufacturer", "Hersteller", "制造商"),
-        &format!(
-            "{} <span class=\"secondary\">({})</span>",
-            escape(&view.manufacturer_name),
-            escape(&view.manufacturer_code)
-        ),
+        &named(&view.manufacturer_name, &view.manufacturer_code),
         "",
     );
     row(
         &mut main,
         t!(lang, "Model", "Modell", "型号"),
-        &format!(
-            "{} <span class=\"secondary\">({})</span>",
-            escape(&view.model_name),
-            escape(&view.model_code)
-        ),
+        &named(&view.model_name, &view.model_code),
         "",
     );
     row(
@@ -373,6 +363,7 @@ pub fn card(frame: &Frame<'_>, card: &Card<'_>) -> String {
         "",
     );
     main.push_str("</dl>\n");
+    let title = format!("{} {}", view.model_name, view.display_id);
 
     if card.has_credential {
         // Filled in by card.js when the URL carries a credential (`#c=…`,
@@ -419,10 +410,9 @@ pub fn card(frame: &Frame<'_>, card: &Card<'_>) -> String {
             ),
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         main,
-        r#"<p class="formats">{other}: <a href="/r/{id}?linkType=linkset" type="application/linkset+json">{links}</a>{credential}</p>
-"#,
+        r#"<p class="formats">{other}: <a href="/r/{id}?linkType=linkset" type="application/linkset+json">{links}</a>{credential}</p>"#,
         other = t!(lang, "For apps", "Für Apps", "供应用程序使用"),
         id = escape(&view.robot_id),
         links = t!(lang, "links (linkset)", "Links (Linkset)", "链接集"),
@@ -441,12 +431,27 @@ pub fn card(frame: &Frame<'_>, card: &Card<'_>) -> String {
             String::new()
         },
     );
-    page(frame, &main)
+    page(frame, &title, &main)
+}
+
+/// A name with its code beside it: `Hubei Humanoid Works (0001)`.
+fn named(name: &str, code: &str) -> String {
+    format!(
+        "{} <span class=\"secondary\">({})</span>",
+        escape(name),
+        escape(code)
+    )
 }
 
 /// A code that is not a code: what is wrong, and a form to try again.
 pub fn mistyped(frame: &Frame<'_>, input: &str, error: &CodeError) -> String {
     let lang = frame.lang;
+    let title = t!(
+        lang,
+        "This code is not valid",
+        "Dieser Code ist ungültig",
+        "该编码无效"
+    );
     let main = format!(
         r#"<div class="error-summary" role="alert" aria-labelledby="error-title">
 <h1 id="error-title">{title}</h1>
@@ -454,76 +459,65 @@ pub fn mistyped(frame: &Frame<'_>, input: &str, error: &CodeError) -> String {
 <p>{entered}: <code>{input}</code></p>
 </div>
 {form}"#,
-        title = t!(
-            lang,
-            "This code is not valid",
-            "Dieser Code ist ungültig",
-            "该编码无效"
-        ),
         problem = escape(&lang::code_error(lang, error)),
         entered = t!(lang, "You entered", "Ihre Eingabe", "您输入的是"),
         input = escape(input),
         form = form(lang, input),
     );
-    page(frame, &main)
+    page(frame, title, &main)
 }
 
 /// A well-formed code this registry does not know.
 pub fn unknown(frame: &Frame<'_>, display: &str) -> String {
     let lang = frame.lang;
-    let main = format!(
-        r#"<h1>{title}</h1>
-<p>{text}</p>
-{form}"#,
-        title = t!(
-            lang,
-            "No robot with this code",
-            "Kein Roboter mit diesem Code",
-            "没有此编码的机器人"
+    let code = format!("<code>{}</code>", escape(display));
+    let country = escape(&lang::country_name(lang, frame.country));
+    let text = t!(
+        lang,
+        format!(
+            "The code {code} is well formed, but the registry of {country} has no robot with it. A robot made elsewhere is on its home country's registry."
         ),
-        text = {
-            let code = format!("<code>{}</code>", escape(display));
-            let country = escape(&lang::country_name(lang, frame.country));
-            t!(
-                lang,
-                format!(
-                    "The code {code} is well formed, but the registry of {country} has no robot with it. A robot made elsewhere is on its home country's registry."
-                ),
-                format!(
-                    "Der Code {code} ist gültig aufgebaut, aber das Register von {country} kennt keinen Roboter mit diesem Code. Ein anderswo hergestellter Roboter steht im Register seines Herkunftslandes."
-                ),
-                format!(
-                    "编码 {code} 格式正确，但{country}登记机构没有此编码的机器人。在其他国家生产的机器人登记在其本国的登记机构。"
-                )
-            )
-        },
-        form = form(lang, display),
+        format!(
+            "Der Code {code} ist gültig aufgebaut, aber das Register von {country} kennt keinen Roboter mit diesem Code. Ein anderswo hergestellter Roboter steht im Register seines Herkunftslandes."
+        ),
+        format!(
+            "编码 {code} 格式正确，但{country}登记机构没有此编码的机器人。在其他国家生产的机器人登记在其本国的登记机构。"
+        )
     );
-    page(frame, &main)
+    let title = t!(
+        lang,
+        "No robot with this code",
+        "Kein Roboter mit diesem Code",
+        "没有此编码的机器人"
+    );
+    with_form(frame, title, &text, display)
 }
 
 /// The start page: type a code.
 pub fn start(frame: &Frame<'_>) -> String {
     let lang = frame.lang;
-    let main = format!(
-        r#"<h1>{title}</h1>
-<p>{text}</p>
-{form}"#,
-        title = t!(
-            lang,
-            "Look up a robot",
-            "Einen Roboter nachschlagen",
-            "查询机器人"
-        ),
-        text = t!(
-            lang,
-            "Scan the QR code on the robot's label, or type the code printed under it.",
-            "Scannen Sie den QR-Code auf dem Etikett des Roboters oder geben Sie den darunter gedruckten Code ein.",
-            "扫描机器人标签上的二维码，或输入印在其下方的编码。"
-        ),
-        form = form(lang, ""),
+    let title = t!(
+        lang,
+        "Look up a robot",
+        "Einen Roboter nachschlagen",
+        "查询机器人"
     );
-    page(frame, &main)
+    let text = t!(
+        lang,
+        "Scan the QR code on the robot's label, or type the code printed under it.",
+        "Scannen Sie den QR-Code auf dem Etikett des Roboters oder geben Sie den darunter gedruckten Code ein.",
+        "扫描机器人标签上的二维码，或输入印在其下方的编码。"
+    );
+    with_form(frame, title, text, "")
+}
+
+/// A heading, a paragraph (HTML) and the form to type a code.
+fn with_form(frame: &Frame<'_>, title: &str, text: &str, value: &str) -> String {
+    let main = format!(
+        "<h1>{title}</h1>\n<p>{text}</p>\n{form}",
+        form = form(frame.lang, value)
+    );
+    page(frame, title, &main)
 }
 
 fn form(lang: Lang, value: &str) -> String {
