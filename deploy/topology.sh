@@ -7,7 +7,8 @@
 # issuance, release, sale, export clearance and departure with the
 # `robotid` CLI, checks the outcome, stops the services with SIGTERM and
 # checks that each exits 0. Once the registry binary has --http-listen, its
-# public HTTP listener must serve the log's checkpoint too.
+# public HTTP listener must serve the robot's card (and, once it keeps a
+# log, the log's checkpoint).
 #
 # Needs: `cargo build --bins` done (target/debug), PostgreSQL on
 # 127.0.0.1:5432 (user postgres, trust auth; ROBOTID_TOPOLOGY_PG overrides),
@@ -96,6 +97,7 @@ launch() {
         [ -n "${ROBOTID_HOLDER_KEY_FILE:-}" ] && ROBOTID_HOLDER_KEY_FILE="$WORK/holder-key"
         [ -n "${ROBOTID_HTTP_LISTEN:-}" ] && ROBOTID_HTTP_LISTEN="127.0.0.1:$W_REG"
         [ -n "${ROBOTID_PUBLIC_URL:-}" ] && ROBOTID_PUBLIC_URL="http://127.0.0.1:$W_REG"
+        [ -n "${ROBOTID_CREDENTIAL_PUBLIC_KEY_FILE:-}" ] && ROBOTID_CREDENTIAL_PUBLIC_KEY_FILE="$WORK/signing-key.pem.pub"
         [ -n "${ROBOTID_LOG_KEY_FILE:-}" ] && ROBOTID_LOG_KEY_FILE="$WORK/log-key.pem"
         [ -n "${ROBOTID_WITNESS_KEY_FILE:-}" ] && ROBOTID_WITNESS_KEY_FILE="$WORK/witness-key.pem"
         set +a
@@ -168,16 +170,27 @@ for service in issuance registry transfer; do
     head -n 1 "$WORK/$service.log" | grep -q '^{' || fail "$service does not log JSON as the manifests ask"
 done
 # The public HTTP listener, where the manifests put it, once the binary
-# has one (ROBOTID_HTTP_LISTEN is only an ignored variable before that).
+# has one (ROBOTID_HTTP_LISTEN is only an ignored variable before that):
+# the robot's public card, and the log's checkpoint once the binary keeps a
+# log (--log-key-file).
 if "$BIN/robotid-registry" --help 2>/dev/null | grep -q -- '--http-listen'; then
     code=000
     for _ in $(seq 50); do
-        code=$(curl -s -o "$WORK/checkpoint" -w '%{http_code}' "http://127.0.0.1:$W_REG/log/checkpoint" || true)
+        code=$(curl -s -o "$WORK/card.json" -w '%{http_code}' -H 'Accept: application/json' \
+            "http://127.0.0.1:$W_REG/r/$ROBOT" || true)
         [ "$code" = 200 ] && break
         sleep 0.1
     done
-    [ "$code" = 200 ] || fail "the registry's HTTP listener answered $code for /log/checkpoint"
-    say "public HTTP listener serves /log/checkpoint"
+    [ "$code" = 200 ] || fail "the registry's HTTP listener answered $code for the card /r/$ROBOT"
+    grep -q "\"robotId\":\"$ROBOT\"" "$WORK/card.json" || fail "the card's JSON is not the robot's: $(cat "$WORK/card.json")"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$W_REG/r/$ROBOT/credential" || true)
+    [ "$code" = 200 ] || fail "the registry serves no credential for $ROBOT ($code)"
+    say "public HTTP listener serves the card /r/$ROBOT and its credential"
+    if "$BIN/robotid-registry" --help 2>/dev/null | grep -q -- '--log-key-file'; then
+        code=$(curl -s -o "$WORK/checkpoint" -w '%{http_code}' "http://127.0.0.1:$W_REG/log/checkpoint" || true)
+        [ "$code" = 200 ] || fail "the registry's HTTP listener answered $code for /log/checkpoint"
+        say "public HTTP listener serves /log/checkpoint"
+    fi
 else
     say "the registry binary has no --http-listen yet: its public HTTP listener is not checked"
 fi

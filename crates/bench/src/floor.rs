@@ -48,7 +48,13 @@ pub enum FloorKind {
     Echo,
     /// B: one primary-key SELECT.
     Select,
+    /// W: a bare axum server on plain HTTP/1.1 answering a fixed page the
+    /// size of a card (the public web card's limit).
+    Page,
 }
+
+/// The page floor W answers: as large as a robot's HTML card.
+const FIXED_PAGE_BYTES: usize = 3_500;
 
 /// `robotid-bench serve-floor`: the floor server's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,11 +75,14 @@ pub struct ServeFloorArgs {
 
 /// Serves a floor until killed; prints `listening ADDR` once bound.
 pub async fn serve(args: ServeFloorArgs) -> anyhow::Result<()> {
+    if args.kind == FloorKind::Page {
+        return serve_page().await;
+    }
     let tls = TlsArgs::from_dir(&args.pki, "registry")
         .load()?
         .context("the floor server needs the PKI")?;
     let pool = match args.kind {
-        FloorKind::Echo => None,
+        FloorKind::Echo | FloorKind::Page => None,
         FloorKind::Select => {
             let url = args
                 .database_url
@@ -103,6 +112,28 @@ pub async fn serve(args: ServeFloorArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Floor W: bare axum, as the registry's public listener uses it, without
+/// its middleware, answering one fixed page.
+async fn serve_page() -> anyhow::Result<()> {
+    let page: &'static str = Box::leak("x".repeat(FIXED_PAGE_BYTES).into_boxed_str());
+    let app = axum::Router::new().route(
+        "/r/{code}",
+        axum::routing::get(move || async move {
+            (
+                [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                page,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    println!("listening {}", listener.local_addr()?);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
 /// A floor server running as a child process; killed when dropped.
 pub struct FloorProcess {
     child: Child,
@@ -123,6 +154,7 @@ impl FloorProcess {
             .arg(match kind {
                 FloorKind::Echo => "echo",
                 FloorKind::Select => "select",
+                FloorKind::Page => "page",
             })
             .arg("--pki")
             .arg(pki)

@@ -125,7 +125,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Every caller of the benchmark is one identity (one address when
     // anonymous): lift the per-identity rate limit so that it measures
     // the services, not the limiter.
-    let options = Options::new(&args.postgres_url).setting("ROBOTID_RATE_LIMIT", 1_000_000);
+    // The registry's public web card, on a port chosen here.
+    let web = std::net::SocketAddr::from(([127, 0, 0, 1], robotid_topology::free_port()?));
+    let options = Options::new(&args.postgres_url)
+        .setting("ROBOTID_RATE_LIMIT", 1_000_000)
+        .service_setting(Service::Registry, "ROBOTID_HTTP_LISTEN", web);
     let mut topology = Topology::start(options)
         .await
         .context("starting the services (build them first: see BENCHMARKS.md)")?;
@@ -148,7 +152,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "services up as separate processes on PostgreSQL over mutual TLS: {}",
         pids.join(", ")
     ));
-    let outcome = measure(&topology, &sizes, &args, &clock).await;
+    let outcome = measure(&topology, web, &sizes, &args, &clock).await;
     let memory: Vec<_> = Service::ALL
         .iter()
         .map(|&service| (service, topology.memory(service)))
@@ -202,6 +206,7 @@ async fn machine(postgres_url: &str) -> anyhow::Result<()> {
 
 async fn measure(
     topology: &Topology,
+    web: std::net::SocketAddr,
     sizes: &Sizes,
     args: &RunArgs,
     clock: &Clock,
@@ -364,6 +369,8 @@ async fn measure(
         "< 10 ms",
         paced.p99_ms() < 10.0 && paced.errors == 0,
     ));
+
+    targets.extend(web_card(web, pki, &sample, sizes).await?);
 
     // Writes: the scratch floor first, then the service, for each kind.
     let scratch = Scratch::create(&args.postgres_url).await?;
@@ -560,6 +567,84 @@ async fn measure_floor_a(
 }
 
 /// A warm-up, then the measured lookups.
+/// Connections of the web card's load: as many as the lookups' streams.
+const WEB_CONNECTIONS: usize = 64;
+
+/// 2b. The public web card, JSON and HTML, next to floor W (bare axum, a
+/// fixed page of the card's size) measured just before.
+async fn web_card(
+    web: std::net::SocketAddr,
+    pki: &Path,
+    sample: &Arc<Vec<RobotId>>,
+    sizes: &Sizes,
+) -> anyhow::Result<Vec<Target>> {
+    let measured = |addr, accept: &'static str| {
+        let sample = Arc::clone(sample);
+        async move {
+            let path = move |index: u64| {
+                let robot = &sample[(crate::load::spread(index) % sample.len() as u64) as usize];
+                format!("/r/{}", robot.as_str())
+            };
+            let path = Arc::new(path);
+            let warm = Arc::clone(&path);
+            crate::http::run(
+                addr,
+                WEB_CONNECTIONS,
+                accept,
+                move |i| warm(i),
+                Until::Elapsed(sizes.warmup()),
+            )
+            .await?;
+            crate::http::run(
+                addr,
+                WEB_CONNECTIONS,
+                accept,
+                move |i| path(i),
+                Until::Elapsed(sizes.seconds),
+            )
+            .await
+        }
+    };
+    let floor_w = {
+        let server = FloorProcess::start(FloorKind::Page, pki, None, REGISTRY_CONNECTIONS)?;
+        measured(server.addr, "text/html").await?
+    };
+    report::line("floor W: bare axum, fixed page", "pages", &floor_w, None);
+    let mut targets = Vec::new();
+    for (name, accept) in [("JSON", "application/json"), ("HTML", "text/html")] {
+        let card = measured(web, accept).await?;
+        report::line(
+            &format!("2b. web card {name}, 64 connections"),
+            "pages",
+            &card,
+            Some(("floor W", floor_w.rate())),
+        );
+        anyhow::ensure!(
+            card.errors == 0,
+            "the web card answered errors: {:?}",
+            card.first_error
+        );
+        targets.push(Target::new(
+            format!("2b. web card {name} throughput"),
+            format!(
+                "{:.0}/s = {:.0}% of floor W ({:.0}/s)",
+                card.rate(),
+                100.0 * card.rate() / floor_w.rate(),
+                floor_w.rate()
+            ),
+            ">= 50% of floor W",
+            card.rate() >= 0.5 * floor_w.rate(),
+        ));
+        targets.push(Target::new(
+            format!("2b. web card {name} p99, 64 connections closed loop"),
+            format!("{:.2} ms", card.p99_ms()),
+            "< 10 ms",
+            card.p99_ms() < 10.0,
+        ));
+    }
+    Ok(targets)
+}
+
 async fn resolve_measured(
     channels: &[tonic::transport::Channel],
     sample: &Arc<Vec<RobotId>>,

@@ -109,6 +109,7 @@ impl Line {
                 factory: Some(self.factory.clone()),
             },
             import: None,
+            credential: None,
         };
         let (robot, issued) = Robot::register(registration, now, ISSUANCE_ACTOR.into(), now);
         match stage {

@@ -87,7 +87,7 @@ fn verify(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Raw COSE bytes, or hex text (as QR scanners and logs often hand them on).
-fn read_credential(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub fn read_credential(path: &Path) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     match std::str::from_utf8(&bytes)
         .ok()

@@ -13,6 +13,9 @@ pub struct Endpoints {
     pub issuance: String,
     pub registry: String,
     pub transfer: String,
+    /// The registry's public HTTP base URL (the web card, `robotid label`);
+    /// empty in a file written before it had one.
+    pub web: String,
 }
 
 /// The service a command calls.
@@ -54,6 +57,7 @@ impl Endpoints {
             "issuance": self.issuance,
             "registry": self.registry,
             "transfer": self.transfer,
+            "web": self.web,
         });
         std::fs::write(&path, format!("{text:#}\n"))
             .with_context(|| format!("writing {}", path.display()))
@@ -82,6 +86,7 @@ impl Endpoints {
             issuance: field("issuance")?,
             registry: field("registry")?,
             transfer: field("transfer")?,
+            web: value["web"].as_str().unwrap_or_default().to_owned(),
         }))
     }
 }
@@ -99,6 +104,7 @@ mod tests {
             issuance: "https://localhost:1".into(),
             registry: "https://localhost:2".into(),
             transfer: "https://localhost:3".into(),
+            web: "http://localhost:4".into(),
         };
         endpoints.write(dir.path()).unwrap();
         assert_eq!(Endpoints::read(dir.path()).unwrap(), Some(endpoints));

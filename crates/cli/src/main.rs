@@ -15,6 +15,7 @@ mod endpoints;
 mod events;
 mod health;
 mod issue;
+mod label;
 mod pki;
 mod recall;
 mod resolve;
@@ -81,6 +82,10 @@ enum Command {
     /// Signed ID credentials: verify one offline, make a signing key.
     #[command(subcommand)]
     Credential(credential::Command),
+    /// Draws a robot's label: the QR code of its public card's URL (and
+    /// optionally its signed credential), with the code underneath, for a
+    /// 25 mm label (SVG or PNG).
+    Label(label::LabelArgs),
 }
 
 fn main() -> ExitCode {
@@ -119,6 +124,7 @@ async fn run(command: Command, globals: &client::Globals) -> anyhow::Result<Exit
         Command::Recall(command) => recall::run(command, globals).await,
         Command::Health(args) => health::run(args, globals).await,
         Command::Credential(command) => credential::run(command, globals.json),
+        Command::Label(args) => label::run(args, globals),
         Command::Pki(args) => pki::run(args, &globals.data_dir, globals.json),
     }
 }

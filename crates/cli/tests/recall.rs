@@ -85,6 +85,8 @@ async fn a_recall_is_opened_listed_and_read_from_the_command_line(db: TestDb) {
                     production: Some(common::Production::default()),
                     import_origin: None,
                     occur_time: None,
+                    credential: Vec::new(),
+                    credential_public_key: Vec::new(),
                 })
                 .collect(),
             on_behalf_of: String::new(),

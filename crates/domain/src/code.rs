@@ -110,6 +110,24 @@ impl Segment {
     fn is_followed_by_boundary(filled: usize) -> bool {
         matches!(filled, 2 | 6 | 12)
     }
+
+    /// A manufacturer or model segment, typed between two separators, that
+    /// ended before its length: "the manufacturer code has 3 characters",
+    /// which says more than "unexpected separator at position 7". The
+    /// serial is last, so a separator inside it is just misplaced.
+    fn short_before_separator(start: usize, filled: usize) -> Option<CodeError> {
+        let segment = Segment::ALL
+            .into_iter()
+            .find(|segment| segment.position_range().start == start)
+            .filter(|segment| matches!(segment, Segment::Manufacturer | Segment::Model))?;
+        let expected = segment.position_range().len();
+        let found = filled - start;
+        (found < expected).then_some(CodeError::SegmentLength {
+            segment,
+            expected,
+            found,
+        })
+    }
 }
 
 impl fmt::Display for Segment {
@@ -291,14 +309,25 @@ impl RobotId {
         let mut canonical = [0; CODE_LEN];
         let mut filled = 0;
         let mut after_separator = false;
+        // Where the characters typed since the last separator began, when
+        // that separator stood at a segment boundary: the person is writing
+        // the code segment by segment.
+        let mut group_start = None;
         for (index, &byte) in text.as_bytes().iter().enumerate() {
             if is_separator(byte) {
+                if let Some(start) = group_start
+                    && !after_separator
+                    && let Some(short) = Segment::short_before_separator(start, filled)
+                {
+                    return Err(short);
+                }
                 if after_separator || !Segment::is_followed_by_boundary(filled) {
                     return Err(CodeError::Separator {
                         position: index + 1,
                     });
                 }
                 after_separator = true;
+                group_start = Some(filled);
                 continue;
             }
             after_separator = false;
@@ -331,6 +360,18 @@ impl RobotId {
             return Err(CodeError::Length { found: filled });
         }
         Ok(RobotId(canonical))
+    }
+
+    /// How a registry of `home` reads a code it is asked about: any
+    /// well-formed code, and one of its own country must carry the check
+    /// character, since it was issued here (foreign codes follow their own
+    /// registry's serial scheme).
+    pub fn parse_at(input: &str, home: &CountryCode) -> Result<RobotId, CodeError> {
+        let id = RobotId::parse(input)?;
+        if id.country() == *home && !id.has_valid_check_character() {
+            return RobotId::parse_issued(input);
+        }
+        Ok(id)
     }
 
     /// [`RobotId::parse`], and the code must carry the check character of a
@@ -961,6 +1002,36 @@ mod tests {
             CodeError::Separator { position: 4 }
                 .to_string()
                 .starts_with("unexpected separator at position 4 of the input")
+        );
+    }
+
+    #[test]
+    fn a_short_segment_between_separators_is_named() {
+        let cases = [
+            (
+                "CN-001-HX0001-0000000000000001P",
+                Segment::Manufacturer,
+                4,
+                3,
+            ),
+            ("cn 0001 hx001 0000000000000001p", Segment::Model, 6, 5),
+        ];
+        for (input, segment, expected, found) in cases {
+            assert_eq!(
+                RobotId::parse(input),
+                Err(CodeError::SegmentLength {
+                    segment,
+                    expected,
+                    found
+                }),
+                "{input:?}"
+            );
+        }
+        assert_eq!(
+            RobotId::parse("CN-001-HX0001-0000000000000001P")
+                .unwrap_err()
+                .to_string(),
+            "a manufacturer code has 4 characters, found 3"
         );
     }
 

@@ -493,6 +493,7 @@ mod tests {
             model_name: "SeeLight S1".into(),
             production: Production::default(),
             import: None,
+            credential: None,
         };
         let (mut robot, first) = Robot::register(
             registration,

@@ -21,6 +21,19 @@ pub struct Registration {
     pub model_name: String,
     pub production: Production,
     pub import: Option<ImportOrigin>,
+    /// The signed ID credential the registry serves on the public card.
+    pub credential: Option<StoredCredential>,
+}
+
+/// A robot's signed ID credential (COSE_Sign1 bytes) as the registry keeps
+/// it, and for an imported robot the foreign public key that verified it.
+/// The registry stores and serves it; checking it is for whoever reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    pub credential: Vec<u8>,
+    /// Raw 32-byte Ed25519 key; `None` for a robot issued here (the
+    /// registry's own key signed it).
+    pub public_key: Option<[u8; 32]>,
 }
 
 /// Where an imported robot comes from.

@@ -225,6 +225,11 @@ pub enum Arrival {
         manufacturer_name: String,
         model_name: String,
         production: Production,
+        /// Its ID credential as customs verified it, and the trusted
+        /// foreign key (raw 32 bytes) that verified it: the registry serves
+        /// both on the robot's public card.
+        credential: Vec<u8>,
+        credential_key: Vec<u8>,
     },
     /// A robot this registry already knows, abroad until now: its
     /// IMPORTED event is recorded.

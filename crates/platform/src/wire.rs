@@ -29,12 +29,7 @@ use crate::error::ApiError;
 /// mistyped one is refused before any lookup; foreign codes follow their
 /// own registry's serial scheme.
 pub fn robot_id(field: &str, value: &str, home: &CountryCode) -> Result<RobotId, ApiError> {
-    let id = RobotId::parse(value).map_err(|error| ApiError::invalid_argument(field, error))?;
-    if id.country() == *home && !id.has_valid_check_character() {
-        return RobotId::parse_issued(value)
-            .map_err(|error| ApiError::invalid_argument(field, error));
-    }
-    Ok(id)
+    RobotId::parse_at(value, home).map_err(|error| ApiError::invalid_argument(field, error))
 }
 
 /// A robot's lifecycle status as the contracts spell it.

@@ -4,6 +4,7 @@
 #![deny(rust_2018_idioms)]
 
 pub mod catalog;
+pub mod http;
 pub mod identities;
 pub mod process;
 pub mod python;

@@ -419,6 +419,9 @@ fn registration(delivery: &Delivery) -> registry::RobotRegistration {
         }),
         import_origin: None,
         occur_time: Some(timestamp_to_wire(delivery.issued_at)),
+        credential: delivery.credential.clone(),
+        // This registry's own key signed it.
+        credential_public_key: Vec::new(),
     }
 }
 

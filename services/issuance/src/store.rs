@@ -105,6 +105,8 @@ pub struct Delivery {
     pub production: Production,
     /// The trace of the call that issued it (see `IssueDraft`).
     pub traceparent: Option<String>,
+    /// Its signed ID credential, for the registry's public card.
+    pub credential: Vec<u8>,
 }
 
 /// How far behind the outbox is.
@@ -503,8 +505,9 @@ impl IssuanceStore {
     pub async fn pending_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, ApiError> {
         let rows = sqlx::query(
             "SELECT o.id, o.robot_id, b.issued_at, b.manufacturer_name, b.model_name, \
-             b.produced_at, b.factory, b.traceparent \
-             FROM outbox o JOIN batches b ON b.id = o.batch_id ORDER BY o.id LIMIT $1",
+             b.produced_at, b.factory, b.traceparent, r.credential \
+             FROM outbox o JOIN batches b ON b.id = o.batch_id \
+             LEFT JOIN issued_robots r ON r.robot_id = o.robot_id ORDER BY o.id LIMIT $1",
         )
         .bind(limit as i64)
         .fetch_all(&self.db.pool)
@@ -525,6 +528,9 @@ impl IssuanceStore {
                         factory: row.try_get("factory")?,
                     },
                     traceparent: row.try_get("traceparent")?,
+                    credential: row
+                        .try_get::<Option<Vec<u8>>, _>("credential")?
+                        .unwrap_or_default(),
                 })
             })
             .collect()

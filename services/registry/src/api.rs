@@ -119,6 +119,46 @@ fn access_about<'a>(
     }
 }
 
+/// The public view of a robot, `None` when it is not registered: what
+/// `GetRobot(PUBLIC)` answers and what the web card shows, one read for
+/// both, so the two never diverge.
+pub async fn public_robot(
+    store: &RegistryStore,
+    id: &RobotId,
+) -> Result<Option<pb::Robot>, ApiError> {
+    match store.robot(id).await? {
+        None => Ok(None),
+        Some(robot) => Ok(Some(public_view(store, &robot).await?)),
+    }
+}
+
+/// The public tier of a robot the store read, with its open recalls'
+/// reasons.
+pub async fn public_view(
+    store: &RegistryStore,
+    robot: &robotid_domain::robot::Robot,
+) -> Result<pb::Robot, ApiError> {
+    let notices = recall_notices(store, robot).await?;
+    Ok(robot_to_wire(
+        robot,
+        pb::RobotView::Public,
+        Tier::Public,
+        &notices,
+    ))
+}
+
+/// The open recalls' reasons, for a robot's card; no query for a robot
+/// with none.
+async fn recall_notices(
+    store: &RegistryStore,
+    robot: &robotid_domain::robot::Robot,
+) -> Result<Vec<crate::convert::RecallNotice>, ApiError> {
+    if robot.standing.open_recalls.is_empty() {
+        return Ok(Vec::new());
+    }
+    store.recall_notices(&robot.standing.open_recalls).await
+}
+
 impl RegistryApi {
     /// Logs a refused write or read, then answers the refusal. The log is
     /// best effort here: the call fails either way.
@@ -168,21 +208,6 @@ impl RegistryApi {
             actor: caller.to_string(),
         };
         Ok((draft, presented))
-    }
-
-    /// The open recalls' reasons, for a robot's card; no query for a robot
-    /// with none.
-    async fn recall_notices(
-        &self,
-        robot: &robotid_domain::robot::Robot,
-    ) -> Result<Vec<crate::convert::RecallNotice>, Status> {
-        if robot.standing.open_recalls.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.store
-            .recall_notices(&robot.standing.open_recalls)
-            .await
-            .map_err(status)
     }
 }
 
@@ -293,17 +318,21 @@ impl RegistryService for RegistryApi {
             }
             self.log_read(draft).await?;
         }
+        if view != pb::RobotView::Full {
+            return public_robot(&self.store, &id)
+                .await
+                .map_err(status)?
+                .map(Response::new)
+                .ok_or_else(|| write_status(WriteError::RobotNotFound(id)));
+        }
         let robot = self
             .store
             .robot(&id)
             .await
             .map_err(status)?
             .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
-        let tier = match view {
-            pb::RobotView::Full => authz::tier(&caller, &self.home, robot.standing.holder.as_ref()),
-            _ => Tier::Public,
-        };
-        let notices = self.recall_notices(&robot).await?;
+        let tier = authz::tier(&caller, &self.home, robot.standing.holder.as_ref());
+        let notices = recall_notices(&self.store, &robot).await.map_err(status)?;
         Ok(Response::new(robot_to_wire(&robot, view, tier, &notices)))
     }
 

@@ -16,6 +16,9 @@ use tonic::service::Routes;
 use crate::api::RegistryApi;
 use crate::config::{DEFAULT_PORT, RegistryConfig};
 use crate::store::RegistryStore;
+use crate::web::{self, Web};
+use robotid_credential::VerifyingKey;
+use robotid_platform::http::{HttpOptions, PublicHttp};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -29,6 +32,8 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct App {
     server: GrpcServer,
     api: RegistryApi,
+    /// The public HTTP listener and its card, with `--http-listen`.
+    web: Option<(PublicHttp, Web)>,
 }
 
 impl App {
@@ -45,12 +50,26 @@ impl App {
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = RegistryStore::new(db);
         store.adopt_unplaced_recalls(&home).await?;
+        let web = match config.http_listen {
+            None => None,
+            Some(addr) => Some(web(&config, addr, store.clone(), home.clone()).await?),
+        };
         let api = RegistryApi::new(store, home, holder_key);
-        Ok(Self { server, api })
+        Ok(Self { server, api, web })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where the public HTTP listener is bound, with `--http-listen`.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().map(|(http, _)| http.local_addr())
+    }
+
+    /// The public base URL links and labels use, with `--http-listen`.
+    pub fn public_url(&self) -> Option<&str> {
+        self.web.as_ref().map(|(_, web)| web.public_url())
     }
 
     pub async fn run_until_stopped(
@@ -58,9 +77,52 @@ impl App {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let routes = Routes::new(RegistryServiceServer::new(self.api));
-        self.server.serve(routes, &[SERVICE_NAME], shutdown).await?;
+        let Some((http, web)) = self.web else {
+            self.server.serve(routes, &[SERVICE_NAME], shutdown).await?;
+            return Ok(());
+        };
+        // One stop signal for both listeners: the public one stops taking
+        // requests when gRPC starts draining, and both finish what they have.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let mut http_stopped = stopped.clone();
+        let public = tokio::spawn(http.serve(web::router(web), async move {
+            let _ = http_stopped.wait_for(|stopped| *stopped).await;
+        }));
+        let served = self.server.serve(routes, &[SERVICE_NAME], shutdown).await;
+        // gRPC stopped (drained, or failed): the public listener stops too.
+        drop(stopped);
+        let public = public.await.context("the public HTTP listener panicked")?;
+        served?;
+        public.context("the public HTTP listener failed")?;
         Ok(())
     }
+}
+
+/// The public listener, bound, and the card it serves.
+async fn web(
+    config: &RegistryConfig,
+    addr: SocketAddr,
+    store: RegistryStore,
+    home: CountryCode,
+) -> anyhow::Result<(PublicHttp, Web)> {
+    let http = PublicHttp::bind(addr, HttpOptions::default())
+        .await
+        .with_context(|| format!("cannot listen on --http-listen {addr}"))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", http.local_addr()));
+    let own_key = config
+        .credential_public_key_file
+        .as_deref()
+        .map(VerifyingKey::load)
+        .transpose()
+        .context("--credential-public-key-file")?;
+    Ok((http, Web::new(store, home, public_url, own_key)))
 }
 
 fn holder_key(config: &RegistryConfig, backend: Backend) -> anyhow::Result<HolderKey> {

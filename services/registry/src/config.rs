@@ -28,6 +28,25 @@ pub struct RegistryConfig {
     /// Database connections in the pool.
     #[arg(long, env = "ROBOTID_DATABASE_CONNECTIONS", default_value_t = 8)]
     pub database_connections: u32,
+
+    /// Serve the public web card over plain HTTP on ADDR (off when unset):
+    /// read-only, for anyone, apart from the gRPC API (TLS ends at the
+    /// ingress in front of it).
+    #[arg(long, env = "ROBOTID_HTTP_LISTEN")]
+    pub http_listen: Option<std::net::SocketAddr>,
+
+    /// The public base URL of that listener as phones reach it, without a
+    /// trailing slash (e.g. `https://id.example.cn`): links and labels
+    /// use it. Default: `http://` and the --http-listen address.
+    #[arg(long, env = "ROBOTID_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The public half (SPKI PEM) of this deployment's credential-signing
+    /// key, published at `{public url}/keys` so that a phone can check a
+    /// label's credential. Unset: only the foreign keys that verified
+    /// imported robots are published.
+    #[arg(long, env = "ROBOTID_CREDENTIAL_PUBLIC_KEY_FILE")]
+    pub credential_public_key_file: Option<PathBuf>,
 }
 
 impl RegistryConfig {
@@ -38,6 +57,9 @@ impl RegistryConfig {
             country: "CN".into(),
             holder_key_file: None,
             database_connections: 8,
+            http_listen: None,
+            public_url: None,
+            credential_public_key_file: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use robotid_domain::code::CountryCode;
 use robotid_domain::history::{ChainProblem, Event, EventDetails};
 use robotid_domain::holder::{Holder, HolderKey};
 use robotid_domain::lifecycle::{EventKind, Jurisdiction, RobotState, Status};
-use robotid_domain::robot::{ImportOrigin, Recall, Registration, Robot};
+use robotid_domain::robot::{ImportOrigin, Recall, Registration, Robot, StoredCredential};
 use robotid_domain::time::Timestamp;
 use robotid_platform::authz::Tier;
 use robotid_platform::error::ApiError;
@@ -318,6 +318,8 @@ pub fn registration_from_wire(
         production,
         import_origin,
         occur_time,
+        credential,
+        credential_public_key,
     } = registration;
     let robot_id = robot_id(&format!("{field}.robot_id"), &id, home)?;
     for (name, value) in [
@@ -345,6 +347,7 @@ pub fn registration_from_wire(
             ),
         ));
     }
+    let credential = credential_from_wire(field, credential, credential_public_key)?;
     Ok((
         Registration {
             robot_id,
@@ -352,9 +355,46 @@ pub fn registration_from_wire(
             model_name,
             production: production.unwrap_or_default(),
             import,
+            credential,
         },
         occur_time.as_ref().map(timestamp_from_wire),
     ))
+}
+
+/// A credential is QR-sized (about 180 bytes); anything far larger is not
+/// one.
+const MAX_CREDENTIAL: usize = 1_024;
+
+fn credential_from_wire(
+    field: &str,
+    credential: Vec<u8>,
+    public_key: Vec<u8>,
+) -> Result<Option<StoredCredential>, ApiError> {
+    if credential.len() > MAX_CREDENTIAL {
+        return Err(ApiError::invalid_argument(
+            format!("{field}.credential"),
+            format!("at most {MAX_CREDENTIAL} bytes"),
+        ));
+    }
+    let public_key = match public_key.len() {
+        0 => None,
+        _ if credential.is_empty() => {
+            return Err(ApiError::invalid_argument(
+                format!("{field}.credential_public_key"),
+                "only with a credential",
+            ));
+        }
+        _ => Some(<[u8; 32]>::try_from(public_key.as_slice()).map_err(|_| {
+            ApiError::invalid_argument(
+                format!("{field}.credential_public_key"),
+                "a raw Ed25519 public key has 32 bytes",
+            )
+        })?),
+    };
+    Ok((!credential.is_empty()).then_some(StoredCredential {
+        credential,
+        public_key,
+    }))
 }
 
 fn import_origin_from_wire(

@@ -10,6 +10,7 @@ pub mod config;
 mod convert;
 pub mod event_writer;
 pub mod store;
+pub mod web;
 
 pub use app::App;
 pub use config::RegistryConfig;

@@ -13,7 +13,9 @@ use robotid_domain::history::{
 };
 use robotid_domain::holder::Holder;
 use robotid_domain::lifecycle::{EventKind, Holds, Jurisdiction, Refusal, RobotState, Status};
-use robotid_domain::robot::{Production, Recall, RecordError, Registration, Robot};
+use robotid_domain::robot::{
+    Production, Recall, RecordError, Registration, Robot, StoredCredential,
+};
 use robotid_domain::standing::Standing;
 use robotid_domain::time::Timestamp;
 use robotid_platform::authz::{self, Custody};
@@ -200,6 +202,7 @@ impl RegistryStore {
                 })
                 .collect();
             let inserted = insert_robots(&mut tx, &created).await?;
+            insert_credentials(&mut tx, chunk).await?;
             let (new, existing): (Vec<_>, Vec<_>) = created
                 .into_iter()
                 .partition(|(robot, _)| inserted.contains(&robot.robot_id));
@@ -222,6 +225,37 @@ impl RegistryStore {
         access_log::append(&mut tx, access).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// The signed ID credential stored for a robot, if any.
+    pub async fn credential(&self, robot_id: &RobotId) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(
+            sqlx::query_scalar("SELECT credential FROM robot_credentials WHERE robot_id = $1")
+                .bind(robot_id.as_str())
+                .fetch_optional(&self.db.pool)
+                .await?,
+        )
+    }
+
+    /// The foreign public keys that verified the credentials of imported
+    /// robots, each once, with the country of (one of) the robots it
+    /// verified: the country whose registry holds it.
+    pub async fn foreign_credential_keys(&self) -> Result<Vec<([u8; 32], String)>, ApiError> {
+        let rows = sqlx::query(
+            "SELECT public_key, MIN(robot_id) AS robot_id FROM robot_credentials \
+             WHERE public_key IS NOT NULL GROUP BY public_key ORDER BY public_key",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let key: Vec<u8> = row.try_get("public_key")?;
+                let robot_id: String = row.try_get("robot_id")?;
+                let key = <[u8; 32]>::try_from(key.as_slice())
+                    .map_err(|_| corrupt("robot_credentials.public_key"))?;
+                Ok((key, robot_id.chars().take(2).collect()))
+            })
+            .collect()
     }
 
     pub async fn robot(&self, robot_id: &RobotId) -> Result<Option<Robot>, ApiError> {
@@ -615,6 +649,12 @@ impl RegistryStore {
         Ok(Some(verify_chain(&mut connection, &robot).await?))
     }
 
+    /// Walks the stored history of a robot already read.
+    pub async fn verify_read(&self, robot: &Robot) -> Result<ChainVerdict, ApiError> {
+        let mut connection = self.db.pool.acquire().await?;
+        verify_chain(&mut connection, robot).await
+    }
+
     /// Verdicts for several robots at once, for eligibility checks: the
     /// events of [`VERIFY_CHUNK`] robots in one query, not one query per
     /// robot (a 1,000-robot shipment took 1,000 round trips).
@@ -866,6 +906,41 @@ async fn insert_robots(
         .iter()
         .filter_map(|id| RobotId::parse(id).ok())
         .collect())
+}
+
+/// Keeps the credentials of a chunk of registrations; a robot's first
+/// stored credential stays (a repeated delivery carries the same bytes).
+async fn insert_credentials(
+    tx: &mut AnyConnection,
+    registrations: &[(Registration, Timestamp)],
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 3;
+    let with: Vec<(&RobotId, &StoredCredential)> = registrations
+        .iter()
+        .filter_map(|(registration, _)| {
+            registration
+                .credential
+                .as_ref()
+                .map(|credential| (&registration.robot_id, credential))
+        })
+        .collect();
+    if with.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO robot_credentials (robot_id, credential, public_key) VALUES {} \
+         ON CONFLICT (robot_id) DO NOTHING",
+        value_rows(with.len(), COLUMNS)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (robot_id, credential) in with {
+        query = query
+            .bind(robot_id.as_str())
+            .bind(credential.credential.clone())
+            .bind(credential.public_key.map(|key| key.to_vec()));
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
 }
 
 async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), sqlx::Error> {

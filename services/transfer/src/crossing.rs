@@ -113,6 +113,8 @@ impl Customs {
                     manufacturer_name,
                     model_name,
                     production,
+                    credential,
+                    credential_key,
                 }) => registrations.push(registry::RobotRegistration {
                     robot_id: decision.robot_id.as_str().to_owned(),
                     manufacturer_name: manufacturer_name.clone(),
@@ -124,6 +126,8 @@ impl Customs {
                         transfer: id.name(),
                     }),
                     occur_time: None,
+                    credential: credential.clone(),
+                    credential_public_key: credential_key.clone(),
                 }),
                 Some(Arrival::Return) => returning.push(&decision.robot_id),
                 None => {

@@ -428,9 +428,14 @@ impl Customs {
     ) -> RobotDecision {
         let id = robot.robot_id.clone();
         let foreign = id.country() != self.home;
-        if foreign && let Err(refusal) = trust.verify_credential(&id, &robot.credential) {
-            return RobotDecision::refused(id, refusal.reason());
-        }
+        let verified_by = if foreign {
+            match trust.verify_credential(&id, &robot.credential) {
+                Ok(claims) => trust.public_key(&claims.kid),
+                Err(refusal) => return RobotDecision::refused(id, refusal.reason()),
+            }
+        } else {
+            None
+        };
         let (cleared, names) = match stated {
             Err(reason) => return RobotDecision::refused(id, reason),
             Ok(stated) => stated,
@@ -458,6 +463,8 @@ impl Customs {
                 manufacturer_name,
                 model_name,
                 production: cleared.production.clone(),
+                credential: robot.credential.clone(),
+                credential_key: verified_by.unwrap_or_default(),
             }),
         )
     }

@@ -32,7 +32,7 @@ macro_rules! transfer_columns {
 macro_rules! robot_columns {
     () => {
         "transfer_id, position, robot_id, refusal, arrival, status, manufacturer_name, model_name, \
-         produced_at, factory"
+         produced_at, factory, credential, credential_key"
     };
 }
 
@@ -462,7 +462,7 @@ async fn insert_robots(
     first_position: usize,
     decisions: &[RobotDecision],
 ) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 10;
+    const COLUMNS: usize = 12;
     let sql = format!(
         concat!(
             "INSERT INTO transfer_robots (",
@@ -473,22 +473,26 @@ async fn insert_robots(
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (offset, decision) in decisions.iter().enumerate() {
-        let (arrival, status, manufacturer_name, model_name, production) = match &decision.arrival {
-            None => (None, None, None, None, None),
-            Some(Arrival::Return) => (Some("RETURN"), None, None, None, None),
-            Some(Arrival::Register {
-                status,
-                manufacturer_name,
-                model_name,
-                production,
-            }) => (
-                Some("REGISTER"),
-                Some(status.as_str()),
-                Some(manufacturer_name.clone()),
-                Some(model_name.clone()),
-                Some(production),
-            ),
-        };
+        let (arrival, status, manufacturer_name, model_name, production, credential) =
+            match &decision.arrival {
+                None => (None, None, None, None, None, (None, None)),
+                Some(Arrival::Return) => (Some("RETURN"), None, None, None, None, (None, None)),
+                Some(Arrival::Register {
+                    status,
+                    manufacturer_name,
+                    model_name,
+                    production,
+                    credential,
+                    credential_key,
+                }) => (
+                    Some("REGISTER"),
+                    Some(status.as_str()),
+                    Some(manufacturer_name.clone()),
+                    Some(model_name.clone()),
+                    Some(production),
+                    (Some(credential.clone()), Some(credential_key.clone())),
+                ),
+            };
         let produced_at = production.and_then(|p| p.produced_at.map(Timestamp::as_micros));
         let factory = production.and_then(|p| p.factory.clone());
         query = query
@@ -501,7 +505,9 @@ async fn insert_robots(
             .bind(manufacturer_name)
             .bind(model_name)
             .bind(produced_at)
-            .bind(factory);
+            .bind(factory)
+            .bind(credential.0)
+            .bind(credential.1);
     }
     query.execute(&mut *tx).await?;
     Ok(())
@@ -596,6 +602,13 @@ fn decision_from_row(row: &AnyRow) -> Result<RobotDecision, ApiError> {
                     .map(Timestamp::from_micros),
                 factory: row.try_get("factory")?,
             },
+            // Transfers decided before credentials were kept have none.
+            credential: row
+                .try_get::<Option<Vec<u8>>, _>("credential")?
+                .unwrap_or_default(),
+            credential_key: row
+                .try_get::<Option<Vec<u8>>, _>("credential_key")?
+                .unwrap_or_default(),
         }),
         Some(_) => return Err(corrupt("transfer_robots.arrival")),
     };

@@ -43,6 +43,11 @@ impl TrustList {
         }
     }
 
+    /// The raw public key the list holds under `kid`.
+    pub fn public_key(&self, kid: &KeyId) -> Option<Vec<u8>> {
+        self.key(kid).map(|key| key.public_key.to_vec())
+    }
+
     /// The signing key's standing, once its signature verified: usable
     /// now, and trusted for the country the object speaks for.
     fn standing(&self, kid: &KeyId, country: &CountryCode) -> Result<(), ImportRefusal> {

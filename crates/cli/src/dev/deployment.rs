@@ -60,6 +60,8 @@ pub struct Ports {
     pub issuance: u16,
     pub registry: u16,
     pub transfer: u16,
+    /// The registry's public HTTP listener (the web card).
+    pub web: u16,
 }
 
 impl Ports {
@@ -69,6 +71,7 @@ impl Ports {
             issuance: at(0),
             registry: at(1),
             transfer: at(2),
+            web: at(3),
         }
     }
 }
@@ -90,6 +93,7 @@ impl Deployment {
         country: &str,
         dir: &Path,
         host: IpAddr,
+        web_host: IpAddr,
         ports: Ports,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
@@ -119,10 +123,13 @@ impl Deployment {
         config.country = country.into();
         config.server.tls = TlsArgs::from_dir(&layout.pki(), "registry");
         config.holder_key_file = Some(layout.holder_key());
+        config.http_listen = Some(SocketAddr::new(web_host, ports.web));
+        config.credential_public_key_file = Some(layout.signing_public_key());
         let registry = robotid_registry::App::build(config)
             .await
             .with_context(|| format!("starting the {country} registry"))?;
         let registry_url = url(registry.local_addr());
+        let web_url = registry.public_url().unwrap_or_default().to_owned();
 
         let mut config = TransferConfig::new(
             SocketAddr::new(host, ports.transfer),
@@ -156,6 +163,7 @@ impl Deployment {
             issuance: url(issuance.local_addr()),
             registry: registry_url,
             transfer: url(transfer.local_addr()),
+            web: web_url,
         };
         endpoints.write(&layout.dir)?;
         let stopped = |mut stop: watch::Receiver<bool>| async move {

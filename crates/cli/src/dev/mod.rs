@@ -28,9 +28,14 @@ pub struct DevArgs {
     /// The address the services listen on.
     #[arg(long, default_value = "127.0.0.1")]
     listen_host: IpAddr,
+    /// The address the registries' public web card listens on (default:
+    /// --listen-host).
+    #[arg(long)]
+    web_host: Option<IpAddr>,
     /// Issuance listens here, the registry on the next port, transfer on
-    /// the one after; the peer country on the same ten ports up. 0: ports
-    /// the OS chooses (written to DATA_DIR/endpoints.json).
+    /// the one after, the registry's public web card on the next; the peer
+    /// country on the same ten ports up. 0: ports the OS chooses (written
+    /// to DATA_DIR/endpoints.json).
     #[arg(long, default_value_t = 50051)]
     base_port: u16,
     /// This registry's country.
@@ -45,9 +50,10 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let home = country(&args.country, "--country")?;
     let peer = country(&args.peer_country, "--peer-country")?;
     anyhow::ensure!(home != peer, "--peer-country must differ from --country");
-    if args.base_port > u16::MAX - 12 {
-        anyhow::bail!("--base-port leaves no room for the peer's ports (base + 10 … 12)");
+    if args.base_port > u16::MAX - 13 {
+        anyhow::bail!("--base-port leaves no room for the peer's ports (base + 10 … 13)");
     }
+    let web_host = args.web_host.unwrap_or(args.listen_host);
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let telemetry = logs_to_file(data_dir)?;
@@ -62,6 +68,7 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         &home,
         data_dir,
         args.listen_host,
+        web_host,
         Ports::from_base(args.base_port),
         stopped.clone(),
     )
@@ -70,6 +77,7 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         &peer,
         &data_dir.join(peer.to_ascii_lowercase()),
         args.listen_host,
+        web_host,
         peer_ports,
         stopped,
     )
@@ -170,6 +178,7 @@ fn banner(home: &Deployment, peer: &Deployment, data_dir: &Path) -> String {
              issuance  {}\n  \
              registry  {}\n  \
              transfer  {}\n  \
+             web card  {}/r/ROBOT_ID (public HTTP)\n  \
              PKI       {}/ ({pki_note}: ca.crt, one certificate per role: regulator, \
              manufacturer, seller, service-provider, operator, recycler, customs, police)\n  \
              signing key id {} (public key {})\n",
@@ -178,6 +187,7 @@ fn banner(home: &Deployment, peer: &Deployment, data_dir: &Path) -> String {
             deployment.endpoints.issuance,
             deployment.endpoints.registry,
             deployment.endpoints.transfer,
+            deployment.endpoints.web,
             shown(&layout.pki()),
             deployment.signing_key.kid(),
             shown(&layout.signing_public_key()),

@@ -19,6 +19,8 @@ use tonic::transport::Channel;
 
 pub struct TestRegistry {
     pub addr: std::net::SocketAddr,
+    /// The public HTTP listener, when the test configured `http_listen`.
+    pub http: Option<std::net::SocketAddr>,
     /// An anonymous caller: the public.
     pub client: RegistryServiceClient<Channel>,
     pub db: TestDb,
@@ -47,6 +49,7 @@ pub async fn spawn_registry_with(
     }
     let app = App::build(config).await.expect("registry starts");
     let addr = app.local_addr();
+    let http = app.http_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -54,6 +57,7 @@ pub async fn spawn_registry_with(
     let client = RegistryServiceClient::new(channel(addr, None).await);
     TestRegistry {
         addr,
+        http,
         client,
         db,
         stop: Some(stop),
@@ -337,6 +341,8 @@ pub fn registration(id: &RobotId) -> pb::RobotRegistration {
         }),
         import_origin: None,
         occur_time: None,
+        credential: Vec::new(),
+        credential_public_key: Vec::new(),
     }
 }
 
