@@ -561,7 +561,7 @@ async fn measure_floor_a(
 
 /// A warm-up, then the measured lookups.
 async fn resolve_measured(
-    channels: &[tonic::transport::Channel],
+    channels: &[robotid_platform::client::RpcChannel],
     sample: &Arc<Vec<RobotId>>,
     sizes: &Sizes,
 ) -> Measurement {

@@ -10,5 +10,6 @@ pub mod history;
 pub mod holder;
 pub mod lifecycle;
 pub mod robot;
+pub mod text;
 pub mod time;
 pub mod transfer;

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use robotid_platform::client::RpcChannel;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_topology::{Topology, request_id};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::tally::{Tally, code_name};
@@ -133,7 +133,7 @@ fn retryable(code: Code) -> bool {
 }
 
 async fn issue_until_stopped(
-    mut client: IssuanceServiceClient<Channel>,
+    mut client: IssuanceServiceClient<RpcChannel>,
     model: String,
     batch: i32,
     stopped: watch::Receiver<bool>,
@@ -205,7 +205,7 @@ async fn issue_until_stopped(
 }
 
 async fn call(
-    client: &mut IssuanceServiceClient<Channel>,
+    client: &mut IssuanceServiceClient<RpcChannel>,
     request: issuance::IssueRobotIdsRequest,
 ) -> Result<issuance::IssueRobotIdsResponse, Status> {
     let mut request = tonic::Request::new(request);

@@ -48,6 +48,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use robotid_platform::client::{Retrying, RpcChannel};
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
@@ -358,36 +359,50 @@ impl Topology {
             .with_context(|| format!("connecting to {service}"))
     }
 
+    /// A connected channel to `service` as `identity` whose calls retry
+    /// UNAVAILABLE and RESOURCE_EXHAUSTED with a RetryInfo, as every
+    /// client of the API does (`robotid_platform::client`).
+    pub async fn retrying_channel(
+        &self,
+        service: Service,
+        identity: Option<&str>,
+    ) -> anyhow::Result<RpcChannel> {
+        Ok(Retrying::new(self.channel(service, identity).await?))
+    }
+
     pub async fn issuance_as(
         &self,
         identity: &str,
-    ) -> anyhow::Result<IssuanceServiceClient<Channel>> {
+    ) -> anyhow::Result<IssuanceServiceClient<RpcChannel>> {
         Ok(IssuanceServiceClient::new(
-            self.channel(Service::Issuance, Some(identity)).await?,
+            self.retrying_channel(Service::Issuance, Some(identity))
+                .await?,
         ))
     }
 
     pub async fn registry_as(
         &self,
         identity: &str,
-    ) -> anyhow::Result<RegistryServiceClient<Channel>> {
+    ) -> anyhow::Result<RegistryServiceClient<RpcChannel>> {
         Ok(RegistryServiceClient::new(
-            self.channel(Service::Registry, Some(identity)).await?,
+            self.retrying_channel(Service::Registry, Some(identity))
+                .await?,
         ))
     }
 
-    pub async fn registry_anonymous(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
+    pub async fn registry_anonymous(&self) -> anyhow::Result<RegistryServiceClient<RpcChannel>> {
         Ok(RegistryServiceClient::new(
-            self.channel(Service::Registry, None).await?,
+            self.retrying_channel(Service::Registry, None).await?,
         ))
     }
 
     pub async fn transfer_as(
         &self,
         identity: &str,
-    ) -> anyhow::Result<TransferServiceClient<Channel>> {
+    ) -> anyhow::Result<TransferServiceClient<RpcChannel>> {
         Ok(TransferServiceClient::new(
-            self.channel(Service::Transfer, Some(identity)).await?,
+            self.retrying_channel(Service::Transfer, Some(identity))
+                .await?,
         ))
     }
 

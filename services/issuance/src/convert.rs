@@ -10,7 +10,7 @@ use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode};
 use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
 use robotid_platform::error::ApiError;
-use robotid_platform::wire::{non_empty, timestamp_from_wire, timestamp_to_wire};
+use robotid_platform::wire::{non_empty, reported_time, timestamp_to_wire};
 use robotid_proto::common::v1 as common;
 use robotid_proto::issuance::v1 as pb;
 
@@ -203,9 +203,11 @@ pub fn model_to_wire(model: &ProductModel) -> pb::ProductModel {
     }
 }
 
-/// Production metadata of a batch; all of it optional.
+/// Production metadata of a batch; all of it optional. The production time
+/// may be at most `max_clock_skew` ahead.
 pub fn production_from_wire(
     production: Option<common::Production>,
+    max_clock_skew: std::time::Duration,
 ) -> Result<Production, ApiError> {
     let Some(common::Production {
         production_time,
@@ -220,7 +222,10 @@ pub fn production_from_wire(
             .map_err(|e| ApiError::invalid_argument(e.field, e.problem))?;
     }
     Ok(Production {
-        produced_at: production_time.as_ref().map(timestamp_from_wire),
+        produced_at: production_time
+            .as_ref()
+            .map(|time| reported_time("production.production_time", time, max_clock_skew))
+            .transpose()?,
         factory,
     })
 }

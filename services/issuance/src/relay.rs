@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use robotid_domain::time::Timestamp;
+use robotid_platform::client::RpcChannel;
 use robotid_platform::rpc_telemetry::{self, PropagateTraceContext, TracedChannel};
 use robotid_platform::server::Health;
 use robotid_platform::wire::timestamp_to_wire;
@@ -22,7 +23,6 @@ use robotid_proto::registry::v1 as registry;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
-use tonic::transport::Channel;
 use tracing::Instrument;
 
 use crate::store::{Delivery, IssuanceStore};
@@ -121,7 +121,7 @@ enum DeliveryError {
 impl Relay {
     pub fn new(
         store: IssuanceStore,
-        registry: Channel,
+        registry: RpcChannel,
         health: Health,
         settings: RelaySettings,
     ) -> Self {

@@ -41,9 +41,18 @@ impl App {
             .with_context(|| format!("opening the registry database {}", redact_url(url)))?;
         let holder_key = holder_key(&config, db.backend)?;
         let tls = config.server.tls.load()?;
-        let options = config.server.serve_options(tls);
+        let mut options = config
+            .server
+            .serve_options(tls, config.database_connections);
+        // RecordEvent queues in front of the database by itself (group
+        // commit): as many calls as its writers' groups hold may wait there.
+        options.admission.method_limits.push((
+            format!("/{SERVICE_NAME}/RecordEvent"),
+            crate::event_writer::CAPACITY,
+        ));
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
-        let api = RegistryApi::new(RegistryStore::new(db), home, holder_key);
+        let api = RegistryApi::new(RegistryStore::new(db), home, holder_key)
+            .with_max_clock_skew(config.server.max_clock_skew());
         Ok(Self { server, api })
     }
 

@@ -10,7 +10,7 @@ use robotid_domain::robot::{ImportOrigin, Production, Recall, Registration, Robo
 use robotid_domain::time::Timestamp;
 use robotid_platform::error::ApiError;
 use robotid_platform::wire::status_to_wire;
-use robotid_platform::wire::{non_empty, robot_id, timestamp_from_wire, timestamp_to_wire};
+use robotid_platform::wire::{identifier, non_empty, reported_time, robot_id, timestamp_to_wire};
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as pb;
 
@@ -199,11 +199,16 @@ pub fn robot_to_wire(robot: &Robot, view: pb::RobotView) -> pb::Robot {
     wire
 }
 
-/// One registration and the time of its first event.
+/// Longest manufacturer, model and factory names, in characters.
+const MAX_NAME: usize = 200;
+
+/// One registration and the time of its first event; reported times may
+/// be at most `max_clock_skew` ahead.
 pub fn registration_from_wire(
     field: &str,
     registration: pb::RobotRegistration,
     home: &CountryCode,
+    max_clock_skew: std::time::Duration,
 ) -> Result<(Registration, Option<Timestamp>), ApiError> {
     let pb::RobotRegistration {
         robot_id: id,
@@ -218,23 +223,33 @@ pub fn registration_from_wire(
         ("manufacturer_name", &manufacturer_name),
         ("model_name", &model_name),
     ] {
-        if value.trim().is_empty() || value.chars().count() > 200 {
-            return Err(ApiError::invalid_argument(
-                format!("{field}.{name}"),
-                "1 to 200 characters",
-            ));
-        }
+        identifier(&format!("{field}.{name}"), value, MAX_NAME)?;
     }
-    let production = production.map(|p| {
-        let common::Production {
-            production_time,
-            factory,
-        } = p;
-        Production {
-            produced_at: production_time.as_ref().map(timestamp_from_wire),
-            factory: non_empty(factory),
-        }
-    });
+    let production = production
+        .map(|p| {
+            let common::Production {
+                production_time,
+                factory,
+            } = p;
+            let factory = non_empty(factory);
+            if let Some(factory) = &factory {
+                identifier(&format!("{field}.production.factory"), factory, MAX_NAME)?;
+            }
+            Ok::<_, ApiError>(Production {
+                produced_at: production_time
+                    .as_ref()
+                    .map(|time| {
+                        reported_time(
+                            &format!("{field}.production.production_time"),
+                            time,
+                            max_clock_skew,
+                        )
+                    })
+                    .transpose()?,
+                factory,
+            })
+        })
+        .transpose()?;
     let import = import_origin
         .map(|origin| {
             import_origin_from_wire(&format!("{field}.import_origin"), origin, &robot_id, home)
@@ -256,7 +271,10 @@ pub fn registration_from_wire(
             production: production.unwrap_or_default(),
             import,
         },
-        occur_time.as_ref().map(timestamp_from_wire),
+        occur_time
+            .as_ref()
+            .map(|time| reported_time(&format!("{field}.occur_time"), time, max_clock_skew))
+            .transpose()?,
     ))
 }
 

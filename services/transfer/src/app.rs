@@ -56,7 +56,9 @@ impl App {
         let channel = lazy_channel_with(&config.registry_url, tls.as_ref())
             .context("--registry-url (ROBOTID_REGISTRY_URL)")?;
         let registry = Registry::new(channel, config.registry_timeout());
-        let options = config.server.serve_options(tls);
+        let options = config
+            .server
+            .serve_options(tls, config.database_connections);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = TransferStore::new(db.clone());
         let customs = Customs::new(store.clone(), registry, key, home.clone());
