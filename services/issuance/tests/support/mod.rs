@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)] // Not every test binary refuses.
-pub use robotid_test_support::{assert_refused, unique};
+pub use robotid_test_support::{assert_invalid, assert_refused, unique};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,11 +20,10 @@ use robotid_registry::RegistryConfig;
 use robotid_test_support::TestDb;
 use robotid_test_support::tls::{channel, service_tls};
 use tokio::sync::{oneshot, watch};
+use tonic::Status;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_types::StatusExt;
 
 /// Longest any test waits for something to happen before failing.
 pub const DEADLINE: Duration = Duration::from_secs(120);
@@ -451,17 +450,4 @@ pub fn disjoint_ids<'a>(
         }
     }
     seen
-}
-
-/// Asserts INVALID_ARGUMENT naming `field`.
-#[track_caller]
-pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) -> Status {
-    let status = assert_refused(result, Code::InvalidArgument, "INVALID_ARGUMENT");
-    let details = status.get_error_details();
-    let violations = &details
-        .bad_request()
-        .expect("BadRequest present")
-        .field_violations;
-    assert_eq!(violations[0].field, field, "{status:?}");
-    status
 }
