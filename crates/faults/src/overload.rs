@@ -75,7 +75,7 @@ pub async fn exercise(
     peaks.observe(topology);
     report.line(format!(
         "sustainable: {:.1} calls/s ({:.0} robots/s) from {} closed-loop callers issuing {} robots a call \
-         (the services' default limits: 8 database connections, 32 calls worked on at once, \
+         (the services' default limits: 8 database connections, 16 calls worked on at once, \
          100 ms wait for a slot, 2000 calls/s per identity); {}",
         sustainable,
         sustainable * f64::from(settings.batch),

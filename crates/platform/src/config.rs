@@ -81,7 +81,7 @@ pub struct LimitArgs {
     #[arg(long, env = "ROBOTID_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
-    /// Calls worked on at once (default: four per database connection):
+    /// Calls worked on at once (default: two per database connection):
     /// what the database can serve. A call past it waits up to
     /// --queue-timeout-ms for a slot, then is refused with
     /// RESOURCE_EXHAUSTED and a RetryInfo.
