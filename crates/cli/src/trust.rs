@@ -19,12 +19,28 @@ pub enum Command {
     List(ListArgs),
     /// Trusts a foreign registry's signing key from today for --days days.
     Add(AddArgs),
+    /// Revokes a trusted key: what it signed is no longer recognised.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    request_id: RequestIdArg,
+    /// The key, `trustedRegistries/{country}-{key id}` as `trust list`
+    /// shows it.
+    name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
     client: ClientArgs,
+    /// Print the keys' names only, one a line (for `trust revoke`).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -48,7 +64,36 @@ pub async fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode
     match command {
         Command::List(args) => list(args, globals).await,
         Command::Add(args) => add(args, globals).await,
+        Command::Revoke(args) => revoke(args, globals).await,
     }
+}
+
+async fn revoke(args: RevokeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let request_id = args.request_id.get()?;
+    let mut transfer =
+        TransferServiceClient::new(connect(globals, &args.client, Service::Transfer).await?);
+    let entry = transfer
+        .revoke_trusted_registry(pb::RevokeTrustedRegistryRequest {
+            request_id: request_id.clone(),
+            name: args.name,
+        })
+        .await?
+        .into_inner();
+    if globals.json {
+        let mut value = trusted_json(&entry);
+        value["request_id"] = request_id.into();
+        output::print_json(&value);
+    } else {
+        print!(
+            "{}",
+            lines(&[
+                ("revoked", entry.name.clone()),
+                ("country", entry.country_code.clone()),
+                ("at", output::time_text(&entry.revoke_time)),
+            ])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -74,12 +119,16 @@ async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         output::print_json(&serde_json::json!({
             "trusted_registries": trusted.iter().map(trusted_json).collect::<Vec<_>>(),
         }));
+    } else if args.quiet {
+        for entry in &trusted {
+            println!("{}", entry.name);
+        }
     } else {
         for entry in &trusted {
             println!(
-                "{}  key {}  {} … {}{}",
+                "{}  {}  {} … {}{}",
                 entry.country_code,
-                entry.key_id,
+                entry.name,
                 output::time_text(&entry.not_before),
                 output::time_text(&entry.not_after),
                 if entry.revoked { "  REVOKED" } else { "" }

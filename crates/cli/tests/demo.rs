@@ -3,114 +3,8 @@
 //! word for word, so that the README cannot drift from what works. The
 //! robot must end up imported in the peer country.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-const ROBOTID: &str = env!("CARGO_BIN_EXE_robotid");
-/// `robotid dev` prints this when it serves (see `dev::READY`).
-const READY: &str = "robotid dev is ready";
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// The shell block that follows the demo marker in the README.
-fn readme_demo() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("the README");
-    let marker = "<!-- demo: crates/cli/tests/demo.rs runs this block -->";
-    let after = &readme[readme.find(marker).expect("the demo marker") + marker.len()..];
-    let start = after.find("```sh\n").expect("a sh block after the marker") + "```sh\n".len();
-    let block = &after[start..];
-    block[..block.find("```").expect("the block's end")].to_owned()
-}
-
-/// A running `robotid dev`, stopped with SIGTERM.
-struct Dev {
-    child: Child,
-    banner: String,
-}
-
-impl Dev {
-    fn start(dir: &Path) -> Self {
-        let mut child = Command::new(ROBOTID)
-            .args(["dev", "--base-port", "0"])
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("robotid dev starts");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut banner = String::new();
-        loop {
-            match received.recv_timeout(DEADLINE) {
-                Ok(line) => {
-                    banner.push_str(&line);
-                    banner.push('\n');
-                    if line.starts_with(READY) {
-                        break;
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let output = child.wait_with_output().unwrap();
-                    panic!(
-                        "robotid dev did not get ready:\n{banner}\n{}",
-                        String::from_utf8_lossy(&output.stderr)
-                    );
-                }
-            }
-        }
-        // Keep draining stdout so that the process never blocks on it.
-        std::thread::spawn(move || while received.recv().is_ok() {});
-        Self { child, banner }
-    }
-
-    /// SIGTERM, as Kubernetes or Ctrl-C would stop it; it must exit 0.
-    fn stop(mut self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "robotid dev exited {status}");
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn robotid(dir: &Path, args: &[&str]) -> Output {
-    Command::new(ROBOTID)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("robotid runs")
-}
-
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let output = robotid(dir, &all);
-    assert!(
-        output.status.success(),
-        "robotid {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
+mod support;
+use support::{Dev, json, readme_block, robotid, run_script};
 
 #[test]
 fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
@@ -120,19 +14,10 @@ fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
     assert!(dev.banner.contains("made now"), "{}", dev.banner);
 
     // The README's block, in a shell that stops at the first failure.
-    let bin_dir = Path::new(ROBOTID).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+    let demo = run_script(
+        dir,
+        &readme_block("<!-- demo: crates/cli/tests/demo.rs runs this block -->"),
     );
-    let demo = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &readme_demo()])
-        .current_dir(dir)
-        .env("PATH", path)
-        .env_remove("ROBOTID_DATA_DIR")
-        .output()
-        .expect("bash runs");
     assert!(
         demo.status.success(),
         "the README demo failed:\n{}\n{}",
