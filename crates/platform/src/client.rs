@@ -98,32 +98,28 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` after `attempt` failed (1 for
-    /// the first): the server's `retry_delay` if it gave one, else doubling
-    /// from `first_backoff` with "equal jitter" (half fixed, half random),
-    /// so that clients refused together do not return together. `None`
-    /// when the server asks for more than `max_backoff`.
+    /// the first): a backoff doubling from `first_backoff` with "equal
+    /// jitter" (half fixed, half random), so that clients refused together
+    /// do not return together, and never less than the server's
+    /// `retry_delay` (AIP-194: wait at least that long; a rate limiter's
+    /// delay is until its next free slot, which a crowd of callers cannot
+    /// all take). `None` when the server asks for more than `max_backoff`.
     pub fn wait(
         &self,
         attempt: u32,
         retry_delay: Option<Duration>,
         jitter: f64,
     ) -> Option<Duration> {
-        match retry_delay {
-            Some(delay) if delay > self.max_backoff => None,
-            // At least a little, and spread: a delay of 0 must not spin.
-            Some(delay) => Some(
-                delay.max(Duration::from_millis(1))
-                    + self.first_backoff.mul_f64(jitter.clamp(0.0, 1.0) / 4.0),
-            ),
-            None => {
-                let doublings = attempt.saturating_sub(1).min(16);
-                let full = self
-                    .first_backoff
-                    .saturating_mul(1 << doublings)
-                    .min(self.max_backoff);
-                Some(full / 2 + full.mul_f64(jitter.clamp(0.0, 1.0) / 2.0))
-            }
+        if retry_delay.is_some_and(|delay| delay > self.max_backoff) {
+            return None;
         }
+        let doublings = attempt.saturating_sub(1).min(16);
+        let full = self
+            .first_backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff);
+        let backoff = full / 2 + full.mul_f64(jitter.clamp(0.0, 1.0) / 2.0);
+        Some(backoff.max(retry_delay.unwrap_or_default()))
     }
 }
 
@@ -283,6 +279,9 @@ mod tests {
             .wait(1, Some(Duration::from_millis(300)), 0.0)
             .unwrap();
         assert_eq!(wait, Duration::from_millis(300));
+        // The server's delay is a floor; the backoff goes on above it.
+        let wait = policy.wait(6, Some(Duration::from_millis(1)), 0.0).unwrap();
+        assert_eq!(wait, Duration::from_millis(800));
         assert!(policy.wait(1, Some(Duration::from_secs(60)), 0.0).is_none());
         assert_eq!(policy.wait(1, None, 0.0), Some(Duration::from_millis(25)));
         assert_eq!(policy.wait(3, None, 0.0), Some(Duration::from_millis(100)));

@@ -13,7 +13,7 @@ use robotid_test_support::{TestDb, assert_invalid, assert_refused};
 use tonic::Code;
 
 mod support;
-use support::{organization, registration, robot, spawn_registry, unique};
+use support::{organization, registration, robot, spawn_registry, spawn_registry_with, unique};
 
 fn now_seconds() -> i64 {
     SystemTime::now()
@@ -395,7 +395,76 @@ async fn reflection_lists_this_port_and_resolves_error_details(db: TestDb) {
     }
 }
 
+/// Past the per-identity rate limit, or the calls its database serves at
+/// once, the registry answers RESOURCE_EXHAUSTED with a RetryInfo at once
+/// (shed, not queued); a client of the API
+/// (`robotid_platform::client::Retrying`) waits as told and gets every
+/// answer, where a bare channel sees the refusals.
+async fn clients_retry_after_the_registrys_retry_info(db: TestDb) {
+    let registry = spawn_registry_with(db, |config| {
+        config.server.limits.rate_limit = std::num::NonZeroU32::new(20).unwrap();
+    })
+    .await;
+    let id = robot(1);
+    let mut issuance = registry.as_("issuance").await;
+    issuance
+        .register_robots(pb::RegisterRobotsRequest {
+            request_id: unique("register"),
+            robots: vec![registration(&id)],
+        })
+        .await
+        .unwrap();
+    let verify = || pb::VerifyHistoryRequest {
+        robot_id: id.as_str().to_owned(),
+    };
+    // The burst (twice the rate) and then some, all at once.
+    let calls = 120;
+    let bare = registry.as_("regulator").await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..calls {
+        let mut bare = bare.clone();
+        let request = verify();
+        set.spawn(async move { bare.verify_history(request).await });
+    }
+    let mut limited = 0;
+    while let Some(answer) = set.join_next().await {
+        if let Err(status) = answer.unwrap() {
+            // Past the rate (RATE_LIMITED) or past the calls the database
+            // serves at once (OVERLOADED): either says when to come back.
+            assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+            let reason = tonic_types::StatusExt::get_details_error_info(&status)
+                .unwrap()
+                .reason;
+            assert!(
+                ["RATE_LIMITED", "OVERLOADED"].contains(&reason.as_str()),
+                "{status:?}"
+            );
+            assert!(tonic_types::StatusExt::get_details_retry_info(&status).is_some());
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "the bare client was never limited");
+
+    let client = pb::registry_service_client::RegistryServiceClient::new(
+        robotid_platform::client::Retrying::new(channel(registry.addr, Some("regulator")).await),
+    );
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..calls {
+        let mut client = client.clone();
+        let request = verify();
+        set.spawn(async move { client.verify_history(request).await });
+    }
+    while let Some(answer) = set.join_next().await {
+        let verdict = answer
+            .unwrap()
+            .expect("a client that honours RetryInfo gets its answer")
+            .into_inner();
+        assert!(verdict.intact);
+    }
+}
+
 robotid_test_support::each_backend!(
+    clients_retry_after_the_registrys_retry_info,
     times_a_caller_reports_must_be_real,
     identifiers_are_one_line_of_visible_text,
     a_request_over_the_size_limit_is_resource_exhausted,
