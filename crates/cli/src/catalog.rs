@@ -10,7 +10,7 @@ use robotid_proto::issuance::v1 as pb;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 
 use crate::client::output::{self, lines};
-use crate::client::{ClientArgs, Globals, RequestIdArg, connect};
+use crate::client::{ClientArgs, Globals, RequestIdArg, all_pages, connect};
 use crate::endpoints::Service;
 
 #[derive(Debug, Subcommand)]
@@ -186,23 +186,21 @@ pub async fn run_manufacturer(
             print_manufacturer(&manufacturer, None, globals.json);
         }
         ManufacturerCommand::List(args) => {
-            let mut client = issuance(globals, &args.client).await?;
-            let mut request = pb::ListManufacturersRequest {
-                page_size: 100,
-                page_token: String::new(),
-            };
-            let mut all = Vec::new();
-            loop {
-                let page = client
-                    .list_manufacturers(request.clone())
-                    .await?
-                    .into_inner();
-                all.extend(page.manufacturers);
-                if page.next_page_token.is_empty() {
-                    break;
+            let client = issuance(globals, &args.client).await?;
+            let all = all_pages(|page_token| {
+                let mut client = client.clone();
+                async move {
+                    let page = client
+                        .list_manufacturers(pb::ListManufacturersRequest {
+                            page_size: 100,
+                            page_token,
+                        })
+                        .await?
+                        .into_inner();
+                    Ok((page.manufacturers, page.next_page_token))
                 }
-                request.page_token = page.next_page_token;
-            }
+            })
+            .await?;
             if globals.json {
                 output::print_json(&serde_json::json!({
                     "manufacturers": all.iter().map(manufacturer_json).collect::<Vec<_>>(),
@@ -271,25 +269,25 @@ pub async fn run_model(command: ModelCommand, globals: &Globals) -> anyhow::Resu
             print_model(&model, None, globals.json);
         }
         ModelCommand::List(args) => {
-            let mut client = issuance(globals, &args.client).await?;
-            let mut request = pb::ListProductModelsRequest {
-                parent: format!("manufacturers/{}", args.manufacturer),
-                page_size: 100,
-                page_token: String::new(),
-                approval_state: pb::ApprovalState::Unspecified.into(),
-            };
-            let mut all = Vec::new();
-            loop {
-                let page = client
-                    .list_product_models(request.clone())
-                    .await?
-                    .into_inner();
-                all.extend(page.product_models);
-                if page.next_page_token.is_empty() {
-                    break;
+            let client = issuance(globals, &args.client).await?;
+            let parent = format!("manufacturers/{}", args.manufacturer);
+            let all = all_pages(|page_token| {
+                let mut client = client.clone();
+                let parent = parent.clone();
+                async move {
+                    let page = client
+                        .list_product_models(pb::ListProductModelsRequest {
+                            parent,
+                            page_size: 100,
+                            page_token,
+                            approval_state: pb::ApprovalState::Unspecified.into(),
+                        })
+                        .await?
+                        .into_inner();
+                    Ok((page.product_models, page.next_page_token))
                 }
-                request.page_token = page.next_page_token;
-            }
+            })
+            .await?;
             if globals.json {
                 output::print_json(&serde_json::json!({
                     "product_models": all.iter().map(model_json).collect::<Vec<_>>(),

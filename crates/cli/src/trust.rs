@@ -10,7 +10,7 @@ use robotid_proto::transfer::v1 as pb;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
 
 use crate::client::output::{self, lines};
-use crate::client::{ClientArgs, Globals, RequestIdArg, connect};
+use crate::client::{ClientArgs, Globals, RequestIdArg, all_pages, connect};
 use crate::endpoints::Service;
 
 #[derive(Debug, Subcommand)]
@@ -97,24 +97,22 @@ async fn revoke(args: RevokeArgs, globals: &Globals) -> anyhow::Result<ExitCode>
 }
 
 async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let mut transfer =
+    let transfer =
         TransferServiceClient::new(connect(globals, &args.client, Service::Transfer).await?);
-    let mut request = pb::ListTrustedRegistriesRequest {
-        page_size: 100,
-        page_token: String::new(),
-    };
-    let mut trusted = Vec::new();
-    loop {
-        let page = transfer
-            .list_trusted_registries(request.clone())
-            .await?
-            .into_inner();
-        trusted.extend(page.trusted_registries);
-        if page.next_page_token.is_empty() {
-            break;
+    let trusted = all_pages(|page_token| {
+        let mut transfer = transfer.clone();
+        async move {
+            let page = transfer
+                .list_trusted_registries(pb::ListTrustedRegistriesRequest {
+                    page_size: 100,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            Ok((page.trusted_registries, page.next_page_token))
         }
-        request.page_token = page.next_page_token;
-    }
+    })
+    .await?;
     if globals.json {
         output::print_json(&serde_json::json!({
             "trusted_registries": trusted.iter().map(trusted_json).collect::<Vec<_>>(),

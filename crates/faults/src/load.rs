@@ -1,16 +1,21 @@
 //! Load that the faults happen under: callers issuing robots in a loop, as
 //! factories do, each retrying a failed call with the same `request_id`
 //! (which makes the retry safe) until it is answered, and remembering
-//! every answer that came back OK.
+//! every answer that came back OK. Each attempt is recorded as the
+//! service answered it, so the callers retry themselves, on a bare
+//! channel, waiting as every client of the API does
+//! (`robotid_platform::client::RetryPolicy`: the server's RetryInfo, else
+//! an exponential backoff).
 
 use std::time::{Duration, Instant};
 
-use robotid_platform::client::RpcChannel;
+use robotid_platform::client::RetryPolicy;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_topology::{Topology, request_id};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::tally::{Tally, code_name};
@@ -101,7 +106,11 @@ impl IssueLoad {
         let (stop, stopped) = watch::channel(false);
         let mut set = JoinSet::new();
         for i in 0..callers {
-            let client = topology.issuance_as("manufacturer").await?;
+            let client = IssuanceServiceClient::new(
+                topology
+                    .channel(robotid_topology::Service::Issuance, Some("manufacturer"))
+                    .await?,
+            );
             let model = models[i % models.len()].clone();
             set.spawn(issue_until_stopped(client, model, batch, stopped.clone()));
         }
@@ -133,7 +142,7 @@ fn retryable(code: Code) -> bool {
 }
 
 async fn issue_until_stopped(
-    mut client: IssuanceServiceClient<RpcChannel>,
+    mut client: IssuanceServiceClient<Channel>,
     model: String,
     batch: i32,
     stopped: watch::Receiver<bool>,
@@ -186,7 +195,11 @@ async fn issue_until_stopped(
                             break;
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let retry_delay = robotid_platform::client::retryable(&status).flatten();
+                    let wait = RetryPolicy::default()
+                        .next_wait(attempt, retry_delay)
+                        .unwrap_or(Duration::from_secs(1));
+                    tokio::time::sleep(wait).await;
                 }
                 Err(status) => {
                     log.unexpected.push(format!(
@@ -205,7 +218,7 @@ async fn issue_until_stopped(
 }
 
 async fn call(
-    client: &mut IssuanceServiceClient<RpcChannel>,
+    client: &mut IssuanceServiceClient<Channel>,
     request: issuance::IssueRobotIdsRequest,
 ) -> Result<issuance::IssueRobotIdsResponse, Status> {
     let mut request = tonic::Request::new(request);

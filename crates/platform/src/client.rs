@@ -121,6 +121,12 @@ impl RetryPolicy {
         let backoff = full / 2 + full.mul_f64(jitter.clamp(0.0, 1.0) / 2.0);
         Some(backoff.max(retry_delay.unwrap_or_default()))
     }
+
+    /// [`RetryPolicy::wait`] with a fresh random jitter: for callers that
+    /// retry by themselves (and record every attempt).
+    pub fn next_wait(&self, attempt: u32, retry_delay: Option<Duration>) -> Option<Duration> {
+        self.wait(attempt, retry_delay, jitter())
+    }
 }
 
 /// Whether a refusal may be sent again, and after how long the server
@@ -224,7 +230,7 @@ where
                 if attempt >= policy.max_attempts {
                     return outcome;
                 }
-                let Some(wait) = policy.wait(attempt, retry_delay, jitter()) else {
+                let Some(wait) = policy.next_wait(attempt, retry_delay) else {
                     return outcome;
                 };
                 if Instant::now() + wait >= deadline {

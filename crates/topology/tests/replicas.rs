@@ -45,7 +45,7 @@ async fn two_relays_deliver_each_batch_once(options: Options) {
         .unwrap();
     assert!(stopped.success());
     let second = topology.start_replica(Service::Issuance).await.unwrap();
-    let mut replicas = vec![
+    let mut replicas = [
         topology.issuance_as("manufacturer").await.unwrap(),
         IssuanceServiceClient::new(
             topology

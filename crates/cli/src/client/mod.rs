@@ -175,3 +175,23 @@ impl RequestIdArg {
         }
     }
 }
+
+/// Every item of a paged list (AIP-158): `fetch` asks for the page at a
+/// token (empty for the first) and answers its items and the next token,
+/// empty on the last page.
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
+    }
+}
