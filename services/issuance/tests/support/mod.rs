@@ -11,6 +11,7 @@ use std::time::Duration;
 use robotid_credential::{SigningKey, VerifyingKey};
 use robotid_issuance::relay::{DELIVERY_HEALTH_SERVICE, RelayStatus};
 use robotid_issuance::{App, IssuanceConfig};
+use robotid_platform::client::{Retrying, RpcChannel};
 use robotid_proto::common::v1 as common;
 use robotid_proto::issuance::v1 as pb;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
@@ -242,8 +243,12 @@ impl IssuanceHome {
         });
         TestIssuance {
             addr,
-            client: IssuanceServiceClient::new(channel(addr, Some("regulator")).await),
-            manufacturer: IssuanceServiceClient::new(channel(addr, Some("manufacturer")).await),
+            client: IssuanceServiceClient::new(Retrying::new(
+                channel(addr, Some("regulator")).await,
+            )),
+            manufacturer: IssuanceServiceClient::new(Retrying::new(
+                channel(addr, Some("manufacturer")).await,
+            )),
             health: HealthClient::new(channel(addr, None).await),
             public_key,
             relay,
@@ -267,10 +272,12 @@ impl IssuanceHome {
 
 pub struct TestIssuance {
     pub addr: SocketAddr,
-    /// As the regulator, who admits manufacturers and approves models.
-    pub client: IssuanceServiceClient<Channel>,
+    /// As the regulator, who admits manufacturers and approves models. Its
+    /// calls, and the manufacturer's, honour RetryInfo as every client of
+    /// the API does (the service sheds what it cannot serve at once).
+    pub client: IssuanceServiceClient<RpcChannel>,
     /// As manufacturer 0001, who issues.
-    pub manufacturer: IssuanceServiceClient<Channel>,
+    pub manufacturer: IssuanceServiceClient<RpcChannel>,
     pub health: HealthClient<Channel>,
     pub public_key: VerifyingKey,
     pub relay: watch::Receiver<RelayStatus>,
