@@ -5,7 +5,8 @@ classes built from the reflected descriptors.
 Usage: reflection_client.py HOST:PORT PKI_DIR ROBOT_ID
 
 Prints `service <name>` for every service the server lists, then
-`robot <canonical id> <status>`.
+`robot <canonical id> <status>`, then `message <name>` for each google.rpc
+error detail it resolved (with the files it imports) through reflection.
 """
 
 import sys
@@ -36,6 +37,8 @@ def main():
     robot = call(json_format.ParseDict({"robot_id": robot_id, "view": "ROBOT_VIEW_PUBLIC"}, request_class()))
     as_dict = json_format.MessageToDict(robot)
     print(f"robot {as_dict['robotId']} {as_dict['status']}", flush=True)
+    for name in ("google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.RetryInfo"):
+        print(f"message {pool.FindMessageTypeByName(name).full_name}", flush=True)
     return 0
 
 

@@ -646,7 +646,7 @@ async fn web_card(
 }
 
 async fn resolve_measured(
-    channels: &[tonic::transport::Channel],
+    channels: &[robotid_platform::client::RpcChannel],
     sample: &Arc<Vec<RobotId>>,
     sizes: &Sizes,
 ) -> Measurement {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use robotid_domain::code::RobotId;
+use robotid_platform::client::{Retrying, RpcChannel};
 use robotid_proto::common::v1 as common;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
@@ -15,19 +16,20 @@ use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_proto::transfer::v1 as transfer;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
 use sqlx::PgPool;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::load::{self, Measurement, Until, spread};
 use crate::seed::Line;
 
 /// `connections` HTTP/2 connections to `addr` over TLS as `identity`
-/// (`None`: anonymous, no client certificate), certificates from `pki`.
+/// (`None`: anonymous, no client certificate), certificates from `pki`;
+/// calls on them honour RetryInfo as every client of the API does.
 pub async fn connect(
     pki: &Path,
     addr: std::net::SocketAddr,
     identity: Option<&str>,
     connections: usize,
-) -> anyhow::Result<Vec<Channel>> {
+) -> anyhow::Result<Vec<RpcChannel>> {
     let read = |name: &str| {
         let path = pki.join(name);
         std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
@@ -48,17 +50,17 @@ pub async fn connect(
     let mut channels = Vec::with_capacity(connections);
     for _ in 0..connections {
         // One `connect` each: every channel is its own HTTP/2 connection.
-        channels.push(
+        channels.push(Retrying::new(
             endpoint
                 .connect()
                 .await
                 .with_context(|| format!("connecting to {addr}"))?,
-        );
+        ));
     }
     Ok(channels)
 }
 
-fn registry_clients(channels: &[Channel]) -> Vec<RegistryServiceClient<Channel>> {
+fn registry_clients(channels: &[RpcChannel]) -> Vec<RegistryServiceClient<RpcChannel>> {
     channels
         .iter()
         .map(|c| RegistryServiceClient::new(c.clone()))
@@ -72,7 +74,7 @@ fn error(status: tonic::Status) -> String {
 /// `GetRobot` public view of robots spread over `robots`, from `streams`
 /// workers sharing `channels`.
 pub async fn resolve(
-    channels: &[Channel],
+    channels: &[RpcChannel],
     robots: Arc<Vec<RobotId>>,
     streams: usize,
     until: Until,
@@ -83,7 +85,7 @@ pub async fn resolve(
 
 /// As [`resolve`], at a fixed rate (see [`load::run_paced`]).
 pub async fn resolve_paced(
-    channels: &[Channel],
+    channels: &[RpcChannel],
     robots: Arc<Vec<RobotId>>,
     rate: f64,
     duration: Duration,
@@ -94,7 +96,7 @@ pub async fn resolve_paced(
 /// The `index`-th lookup: a robot spread over `robots`, on the next
 /// channel in turn.
 fn get_robot(
-    channels: &[Channel],
+    channels: &[RpcChannel],
     robots: Arc<Vec<RobotId>>,
 ) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send>>
 + Send
@@ -121,7 +123,7 @@ fn get_robot(
 /// `RecordEvent` MAINTENANCE_PERFORMED, each call on the next robot of
 /// `robots` (none twice), from `callers` workers.
 pub async fn events(
-    channels: &[Channel],
+    channels: &[RpcChannel],
     robots: Arc<Vec<RobotId>>,
     first: Arc<std::sync::atomic::AtomicU64>,
     callers: usize,
@@ -179,7 +181,7 @@ impl Issuance {
 /// `IssueRobotIds` of `batch` robots from `callers` workers for
 /// `duration`, then waits until the registry holds every issued robot.
 pub async fn issuance(
-    channels: &[Channel],
+    channels: &[RpcChannel],
     registry_db: &PgPool,
     product_model: &str,
     line: &Line,
@@ -258,7 +260,7 @@ async fn registered(registry_db: &PgPool, line: &Line) -> anyhow::Result<u64> {
 /// robots each, taken in order from `robots`, one after another; every
 /// robot must be cleared.
 pub async fn clearance(
-    channel: Channel,
+    channel: RpcChannel,
     robots: Arc<Vec<RobotId>>,
     shipment: usize,
     shipments: u64,
@@ -318,7 +320,7 @@ pub async fn clearance(
 /// Reads robots back through the registry, as its regulator: the full
 /// record and the history check, to prove seeded rows are what the
 /// registry would have written.
-pub async fn check_seeded(channel: Channel, robots: &[RobotId]) -> anyhow::Result<()> {
+pub async fn check_seeded(channel: RpcChannel, robots: &[RobotId]) -> anyhow::Result<()> {
     let mut client = RegistryServiceClient::new(channel);
     for robot in robots {
         let full = client

@@ -55,7 +55,9 @@ async fn the_registry_reads_verifies_and_extends_seeded_robots() {
 
     // The chain goes on from the seeded head.
     let id = &second.kept[7];
-    let key = RequestKey::new("RecordEvent", "seeded-maintenance", &()).unwrap();
+    let caller = robotid_platform::identity::Caller::from_uri("robotid://service-provider/SP0001")
+        .expect("an identity");
+    let key = RequestKey::new(&caller, "RecordEvent", "seeded-maintenance", &()).unwrap();
     let event = store
         .record_event_group(vec![EventRequest {
             key,

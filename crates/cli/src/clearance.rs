@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use robotid_platform::client::RpcChannel;
 use robotid_proto::transfer::v1 as pb;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
-use tonic::transport::Channel;
 
 use crate::client::output::{self, enum_name, lines};
 use crate::client::{ClientArgs, Globals, RequestIdArg, connect};
@@ -230,7 +230,7 @@ pub async fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode
 async fn client(
     globals: &Globals,
     args: &ClientArgs,
-) -> anyhow::Result<TransferServiceClient<Channel>> {
+) -> anyhow::Result<TransferServiceClient<RpcChannel>> {
     Ok(TransferServiceClient::new(
         connect(globals, args, Service::Transfer).await?,
     ))

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod access_log;
+mod catalog;
 mod clearance;
 mod client;
 mod credential;
@@ -65,6 +67,15 @@ enum Command {
     History(events::HistoryArgs),
     /// Recomputes a robot's hash chain; exits non-zero when it is broken.
     VerifyHistory(events::VerifyHistoryArgs),
+    /// Manufacturers: admit one (regulator), show them.
+    #[command(subcommand)]
+    Manufacturer(catalog::ManufacturerCommand),
+    /// Product models: declare, approve (regulator), show them.
+    #[command(subcommand)]
+    Model(catalog::ModelCommand),
+    /// The registry's access log: list, verify (regulator).
+    #[command(subcommand)]
+    AccessLog(access_log::Command),
     /// Admits the demo manufacturer 0001 and approves its model HX0001, as
     /// `robotid dev` does at start (for another deployment; --as regulator).
     Seed(seed::SeedArgs),
@@ -118,6 +129,9 @@ async fn run(command: Command, globals: &client::Globals) -> anyhow::Result<Exit
         Command::Record(args) => events::record(args, globals).await,
         Command::History(args) => events::history(args, globals).await,
         Command::VerifyHistory(args) => events::verify_history(args, globals).await,
+        Command::Manufacturer(command) => catalog::run_manufacturer(command, globals).await,
+        Command::Model(command) => catalog::run_model(command, globals).await,
+        Command::AccessLog(command) => access_log::run(command, globals).await,
         Command::Seed(args) => seed::run(args, globals).await,
         Command::Clearance(command) => clearance::run(command, globals).await,
         Command::Trust(command) => trust::run(command, globals).await,

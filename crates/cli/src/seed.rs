@@ -6,11 +6,11 @@
 //! (and what exists already is left as it is).
 
 use robotid_credential::VerifyingKey;
+use robotid_platform::client::RpcChannel;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_proto::transfer::v1 as transfer;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
-use tonic::transport::Channel;
 
 pub const MANUFACTURER: &str = "0001";
 pub const MANUFACTURER_NAME: &str = "Hubei Humanoid Works Co., Ltd.";
@@ -34,7 +34,7 @@ fn done<T>(answer: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<
 
 /// Admits the demo manufacturer and approves its model, as the regulator
 /// on `issuance`.
-pub async fn manufacturer_and_model(issuance: Channel, country: &str) -> anyhow::Result<()> {
+pub async fn manufacturer_and_model(issuance: RpcChannel, country: &str) -> anyhow::Result<()> {
     let mut regulator = IssuanceServiceClient::new(issuance);
     done(
         regulator
@@ -86,7 +86,7 @@ pub async fn manufacturer_and_model(issuance: Channel, country: &str) -> anyhow:
 /// Puts `peer_country`'s key on the trust list, as the regulator on
 /// `transfer`.
 pub async fn trust(
-    transfer: Channel,
+    transfer: RpcChannel,
     peer_country: &str,
     peer_key: &VerifyingKey,
 ) -> anyhow::Result<()> {

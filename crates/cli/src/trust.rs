@@ -10,7 +10,7 @@ use robotid_proto::transfer::v1 as pb;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
 
 use crate::client::output::{self, lines};
-use crate::client::{ClientArgs, Globals, RequestIdArg, connect};
+use crate::client::{ClientArgs, Globals, RequestIdArg, all_pages, connect};
 use crate::endpoints::Service;
 
 #[derive(Debug, Subcommand)]
@@ -19,12 +19,28 @@ pub enum Command {
     List(ListArgs),
     /// Trusts a foreign registry's signing key from today for --days days.
     Add(AddArgs),
+    /// Revokes a trusted key: what it signed is no longer recognised.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    request_id: RequestIdArg,
+    /// The key, `trustedRegistries/{country}-{key id}` as `trust list`
+    /// shows it.
+    name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
     client: ClientArgs,
+    /// Print the keys' names only, one a line (for `trust revoke`).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -48,38 +64,69 @@ pub async fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode
     match command {
         Command::List(args) => list(args, globals).await,
         Command::Add(args) => add(args, globals).await,
+        Command::Revoke(args) => revoke(args, globals).await,
     }
 }
 
-async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+async fn revoke(args: RevokeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let request_id = args.request_id.get()?;
     let mut transfer =
         TransferServiceClient::new(connect(globals, &args.client, Service::Transfer).await?);
-    let mut request = pb::ListTrustedRegistriesRequest {
-        page_size: 100,
-        page_token: String::new(),
-    };
-    let mut trusted = Vec::new();
-    loop {
-        let page = transfer
-            .list_trusted_registries(request.clone())
-            .await?
-            .into_inner();
-        trusted.extend(page.trusted_registries);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        request.page_token = page.next_page_token;
+    let entry = transfer
+        .revoke_trusted_registry(pb::RevokeTrustedRegistryRequest {
+            request_id: request_id.clone(),
+            name: args.name,
+        })
+        .await?
+        .into_inner();
+    if globals.json {
+        let mut value = trusted_json(&entry);
+        value["request_id"] = request_id.into();
+        output::print_json(&value);
+    } else {
+        print!(
+            "{}",
+            lines(&[
+                ("revoked", entry.name.clone()),
+                ("country", entry.country_code.clone()),
+                ("at", output::time_text(&entry.revoke_time)),
+            ])
+        );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let transfer =
+        TransferServiceClient::new(connect(globals, &args.client, Service::Transfer).await?);
+    let trusted = all_pages(|page_token| {
+        let mut transfer = transfer.clone();
+        async move {
+            let page = transfer
+                .list_trusted_registries(pb::ListTrustedRegistriesRequest {
+                    page_size: 100,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            Ok((page.trusted_registries, page.next_page_token))
+        }
+    })
+    .await?;
     if globals.json {
         output::print_json(&serde_json::json!({
             "trusted_registries": trusted.iter().map(trusted_json).collect::<Vec<_>>(),
         }));
+    } else if args.quiet {
+        for entry in &trusted {
+            println!("{}", entry.name);
+        }
     } else {
         for entry in &trusted {
             println!(
-                "{}  key {}  {} … {}  added by {}{}",
+                "{}  {}  {} … {}  added by {}{}",
                 entry.country_code,
-                entry.key_id,
+                entry.name,
                 output::time_text(&entry.not_before),
                 output::time_text(&entry.not_after),
                 entry.added_by,

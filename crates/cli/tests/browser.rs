@@ -254,16 +254,24 @@ fn the_card_in_chromium_at_a_phones_width_in_every_language() {
             "DE",
             "--as",
             "customs",
-            "--office",
-            "CN-SHA",
             "--declarant",
             "Hubei Humanoid Works Export Dept.",
-            "--clearance-out",
-            "export-clearance.cose",
             "--quiet",
         ],
     );
-    line(dir, &["clearance", "depart", &export, "--as", "customs"]);
+    // The clearance an import needs is the one departure signs again.
+    line(
+        dir,
+        &[
+            "clearance",
+            "depart",
+            &export,
+            "--as",
+            "customs",
+            "--clearance-out",
+            "export-clearance.cose",
+        ],
+    );
     let import = line(
         dir,
         &[
@@ -276,8 +284,6 @@ fn the_card_in_chromium_at_a_phones_width_in_every_language() {
             "CN",
             "--as",
             "customs",
-            "--office",
-            "DE-HAM",
             "--declarant",
             "Hamburg Robotics Import GmbH",
             "--credentials-dir",

@@ -4,22 +4,7 @@
 //! robot must end up imported in the peer country.
 
 mod support;
-
-use std::path::Path;
-use std::process::Command;
-
-use support::{Dev, ROBOTID, json, robotid};
-
-/// The shell block that follows the demo marker in the README.
-fn readme_demo() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("the README");
-    let marker = "<!-- demo: crates/cli/tests/demo.rs runs this block -->";
-    let after = &readme[readme.find(marker).expect("the demo marker") + marker.len()..];
-    let start = after.find("```sh\n").expect("a sh block after the marker") + "```sh\n".len();
-    let block = &after[start..];
-    block[..block.find("```").expect("the block's end")].to_owned()
-}
+use support::{Dev, json, readme_block, robotid, run_script};
 
 #[test]
 fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
@@ -29,19 +14,10 @@ fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
     assert!(dev.banner.contains("made now"), "{}", dev.banner);
 
     // The README's block, in a shell that stops at the first failure.
-    let bin_dir = Path::new(ROBOTID).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+    let demo = run_script(
+        dir,
+        &readme_block("<!-- demo: crates/cli/tests/demo.rs runs this block -->"),
     );
-    let demo = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &readme_demo()])
-        .current_dir(dir)
-        .env("PATH", path)
-        .env_remove("ROBOTID_DATA_DIR")
-        .output()
-        .expect("bash runs");
     assert!(
         demo.status.success(),
         "the README demo failed:\n{}\n{}",

@@ -118,16 +118,12 @@ pub const MAX_CATEGORY: usize = 64;
 pub const MAX_AUTONOMY_LEVEL: usize = 32;
 pub const MAX_KEY_COMPONENTS: usize = 100;
 
-/// Free text a person reads: 1 to `max` characters, not blank, no control
-/// characters (they break logs and the stores' list encodings).
+/// A name or label a person reads: an identifier of 1 to `max`
+/// characters (see [`crate::text`]: no control or bidirectional
+/// characters; they break logs, the stores' list encodings, and what a
+/// reader sees).
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), CatalogError> {
-    if value.trim().is_empty() || value.chars().count() > max {
-        return Err(CatalogError::new(field, format!("1 to {max} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(CatalogError::new(field, "no control characters"));
-    }
-    Ok(())
+    crate::text::identifier(value, max).map_err(|e| CatalogError::new(field, e.to_string()))
 }
 
 /// Refuses a manufacturer code under which some adjacent transposition of

@@ -117,20 +117,27 @@ impl EventDetails {
                 problem: "two capital letters (ISO 3166-1 alpha-2)".into(),
             });
         }
-        let bounded = [
-            ("recall", &self.recall, Self::MAX_FIELD),
-            ("note", &self.note, Self::MAX_NOTE),
-            ("component", &self.component, Self::MAX_FIELD),
-            ("firmware_version", &self.firmware_version, Self::MAX_FIELD),
-            ("reference", &self.reference, Self::MAX_FIELD),
+        // Identifiers are one line of visible text; the note is free text
+        // (see `crate::text`).
+        let identifiers = [
+            ("recall", &self.recall),
+            ("component", &self.component),
+            ("firmware_version", &self.firmware_version),
+            ("reference", &self.reference),
         ];
-        for (field, value, max) in bounded {
-            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-                return Err(DetailsError {
+        for (field, value) in identifiers {
+            if let Some(value) = value {
+                crate::text::identifier(value, Self::MAX_FIELD).map_err(|e| DetailsError {
                     field,
-                    problem: format!("at most {max} characters"),
-                });
+                    problem: e.to_string(),
+                })?;
             }
+        }
+        if let Some(note) = &self.note {
+            crate::text::note(note, Self::MAX_NOTE).map_err(|e| DetailsError {
+                field: "note",
+                problem: e.to_string(),
+            })?;
         }
         Ok(())
     }

@@ -46,26 +46,26 @@ pub enum Holder {
 impl Holder {
     pub const MAX_LEN: usize = 128;
 
+    /// An organisation's identifier: 1 to 128 characters of one line (see
+    /// [`crate::text::identifier`]), stored trimmed.
     pub fn organization(id: &str) -> Result<Self, HolderError> {
         let id = id.trim();
-        if id.is_empty() || id.len() > Self::MAX_LEN {
-            return Err(HolderError::Length);
-        }
+        crate::text::identifier(id, Self::MAX_LEN)?;
         Ok(Holder::Organization(id.to_owned()))
     }
 
+    /// A private holder by the seller's reference, 1 to 128 characters of
+    /// one line, of which only the keyed hash is kept.
     pub fn private(key: &HolderKey, reference: &str) -> Result<Self, HolderError> {
-        if reference.is_empty() || reference.len() > Self::MAX_LEN {
-            return Err(HolderError::Length);
-        }
+        crate::text::identifier(reference, Self::MAX_LEN)?;
         Ok(Holder::Private(key.digest(reference)))
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HolderError {
-    #[error("a holder reference has 1 to 128 characters")]
-    Length,
+    #[error("a holder reference: {0}")]
+    Text(#[from] crate::text::TextError),
     #[error("the holder key must have at least 32 bytes, found {found}")]
     KeyTooShort { found: usize },
 }

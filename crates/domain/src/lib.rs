@@ -11,5 +11,6 @@ pub mod holder;
 pub mod lifecycle;
 pub mod robot;
 pub mod standing;
+pub mod text;
 pub mod time;
 pub mod transfer;

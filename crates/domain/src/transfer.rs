@@ -270,18 +270,20 @@ impl RobotDecision {
     }
 }
 
-/// A transfer's identifier: derived from the clearance request's
-/// `request_id`, so that a retry after a partial failure (the registry
-/// wrote, this service did not) names the same transfer and the registry's
-/// own idempotency recognises its events.
+/// A transfer's identifier: derived from the clearance request's caller
+/// and `request_id` (a request id belongs to its caller), so that a retry
+/// after a partial failure (the registry wrote, this service did not)
+/// names the same transfer and the registry's own idempotency recognises
+/// its events, while another office's request with the same id is
+/// another transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TransferId(String);
 
 impl TransferId {
     const LEN: usize = 16;
 
-    pub fn for_request(request_id: &str) -> Self {
-        let digest = Sha256::digest(format!("robotid-transfer\n{request_id}").as_bytes());
+    pub fn for_request(caller: &str, request_id: &str) -> Self {
+        let digest = Sha256::digest(format!("robotid-transfer\n{caller}\n{request_id}").as_bytes());
         Self(hex::encode(&digest[..Self::LEN / 2]))
     }
 
@@ -598,9 +600,14 @@ mod tests {
 
     #[test]
     fn transfer_ids_follow_the_request_and_name_registry_steps() {
-        let id = TransferId::for_request("customs-4711");
-        assert_eq!(id, TransferId::for_request("customs-4711"));
-        assert_ne!(id, TransferId::for_request("customs-4712"));
+        let office = "robotid://customs/CN-SHA";
+        let id = TransferId::for_request(office, "customs-4711");
+        assert_eq!(id, TransferId::for_request(office, "customs-4711"));
+        assert_ne!(id, TransferId::for_request(office, "customs-4712"));
+        assert_ne!(
+            id,
+            TransferId::for_request("robotid://customs/CN-PEK", "customs-4711")
+        );
         assert_eq!(id.as_str().len(), 16);
         assert_eq!(TransferId::parse_name(&id.name()), Some(id.clone()));
         assert_eq!(TransferId::parse_name("transfers/XYZ"), None);

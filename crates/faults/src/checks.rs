@@ -10,7 +10,7 @@ use sqlx::{PgPool, Row};
 use tokio::task::JoinSet;
 
 use crate::load::{Acknowledged, IssueLog};
-use crate::report::{Report, humantime};
+use crate::report::{Report, cases, humantime};
 
 /// After issuing under faults: what the callers saw, the outbox drains,
 /// and everything acknowledged is stored exactly once.
@@ -28,7 +28,7 @@ pub async fn after_issuing(
     ));
     report.check(
         log.unexpected.is_empty(),
-        format!("unexpected answers: {:?}", log.unexpected),
+        format!("unexpected answers: {}", cases(&log.unexpected)),
     );
     report.check(
         !log.acknowledged.is_empty(),
@@ -172,7 +172,7 @@ pub async fn acknowledged_robots_stored(
     let broken = histories_broken(topology, ids).await?;
     report.check(
         broken.is_empty(),
-        format!("histories that do not verify: {broken:?}"),
+        format!("histories that do not verify: {}", cases(&broken)),
     );
     report.line(format!(
         "VerifyHistory: {} acknowledged histories intact",

@@ -94,7 +94,10 @@ pub async fn exercise(
     }
     report.check(
         log.unexpected.is_empty(),
-        format!("unexpected answers: {:?}", log.unexpected),
+        format!(
+            "unexpected answers: {}",
+            crate::report::cases(&log.unexpected)
+        ),
     );
     checks::after_issuing(topology, &log, report).await
 }

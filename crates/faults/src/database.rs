@@ -64,7 +64,11 @@ pub async fn exercise(
     let (stop_readers, stopped) = watch::channel(false);
     let mut readers = JoinSet::new();
     for i in 0..settings.readers {
-        let client = topology.registry_anonymous().await?;
+        // Raw, without the clients' retries: the readers record what the
+        // registry answers while its database is down.
+        let client = registry::registry_service_client::RegistryServiceClient::new(
+            topology.channel(Service::Registry, None).await?,
+        );
         readers.spawn(read_until_stopped(client, seed.clone(), i, stopped.clone()));
     }
     let mut outages = Vec::new();

@@ -1,10 +1,15 @@
 //! Load that the faults happen under: callers issuing robots in a loop, as
 //! factories do, each retrying a failed call with the same `request_id`
 //! (which makes the retry safe) until it is answered, and remembering
-//! every answer that came back OK.
+//! every answer that came back OK. Each attempt is recorded as the
+//! service answered it, so the callers retry themselves, on a bare
+//! channel, waiting as every client of the API does
+//! (`robotid_platform::client::RetryPolicy`: the server's RetryInfo, else
+//! an exponential backoff).
 
 use std::time::{Duration, Instant};
 
+use robotid_platform::client::RetryPolicy;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_topology::{Topology, request_id};
@@ -101,7 +106,11 @@ impl IssueLoad {
         let (stop, stopped) = watch::channel(false);
         let mut set = JoinSet::new();
         for i in 0..callers {
-            let client = topology.issuance_as("manufacturer").await?;
+            let client = IssuanceServiceClient::new(
+                topology
+                    .channel(robotid_topology::Service::Issuance, Some("manufacturer"))
+                    .await?,
+            );
             let model = models[i % models.len()].clone();
             set.spawn(issue_until_stopped(client, model, batch, stopped.clone()));
         }
@@ -186,7 +195,11 @@ async fn issue_until_stopped(
                             break;
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let retry_delay = robotid_platform::client::retryable(&status).flatten();
+                    let wait = RetryPolicy::default()
+                        .next_wait(attempt, retry_delay)
+                        .unwrap_or(Duration::from_secs(1));
+                    tokio::time::sleep(wait).await;
                 }
                 Err(status) => {
                     log.unexpected.push(format!(

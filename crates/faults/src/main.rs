@@ -159,8 +159,9 @@ async fn main() -> std::process::ExitCode {
             overload: Duration::from_secs(if args.long { 30 } else { 8 }),
             factor: 10.0,
             shed_within: Duration::from_millis(500),
-            // The 5 s pool wait plus the work, on a machine other jobs
-            // share: well short of the 30 s request timeout.
+            ok_within: Duration::from_secs(1),
+            // On a machine other jobs share: well short of the 30 s
+            // request timeout.
             answer_within: Duration::from_secs(10),
             memory_limit: 150 * 1024 * 1024,
         };

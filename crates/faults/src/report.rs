@@ -77,6 +77,22 @@ impl Report {
     }
 }
 
+/// How many `cases` there are and the first few of them: a violation about
+/// thousands of robots stays one readable line.
+pub fn cases(cases: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let first: Vec<&str> = cases.iter().take(SHOWN).map(String::as_str).collect();
+    if cases.len() > SHOWN {
+        format!(
+            "{} cases; the first {SHOWN}: {}",
+            cases.len(),
+            first.join("; ")
+        )
+    } else {
+        format!("{} cases: {}", cases.len(), first.join("; "))
+    }
+}
+
 /// `1.25 s`, `84 ms`.
 pub fn humantime(duration: Duration) -> String {
     if duration >= Duration::from_secs(1) {
@@ -89,4 +105,21 @@ pub fn humantime(duration: Duration) -> String {
 /// `37.2 MiB`.
 pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_cases_are_counted_and_only_the_first_few_shown() {
+        let many: Vec<String> = (0..65_000).map(|i| format!("robot {i}")).collect();
+        let line = cases(&many);
+        assert!(
+            line.starts_with("65000 cases; the first 5: robot 0; robot 1;"),
+            "{line}"
+        );
+        assert!(line.len() < 200, "{line}");
+        assert_eq!(cases(&["one".into()]), "1 cases: one");
+    }
 }

@@ -85,6 +85,13 @@ pub enum PkiError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0} exists already: an identity is issued once (remove it to issue a new one)")]
+    Exists(PathBuf),
+    #[error(
+        "{0} has no ca.key: it was made before the development CA kept its key; \
+         remove the directory (or run `robotid dev` with a fresh --data-dir) for a new PKI"
+    )]
+    NoCaKey(PathBuf),
 }
 
 /// A certificate and its private key, PEM.
@@ -113,6 +120,20 @@ impl CertificateAuthority {
         Ok(Self {
             cert_pem: cert.pem(),
             issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// The CA of a development PKI directory, from `ca.crt` and its key
+    /// `ca.key`.
+    pub fn load(dir: &Path) -> Result<Self, PkiError> {
+        let read = |path: PathBuf| {
+            std::fs::read_to_string(&path).map_err(|source| PkiError::Read { path, source })
+        };
+        let cert_pem = read(ca_path(dir))?;
+        let key = KeyPair::from_pem(&read(ca_key_path(dir))?)?;
+        Ok(Self {
+            issuer: Issuer::from_ca_cert_pem(&cert_pem, key)?,
+            cert_pem,
         })
     }
 
@@ -162,6 +183,43 @@ pub fn ca_path(dir: &Path) -> PathBuf {
     dir.join("ca.crt")
 }
 
+/// The development CA's private key: kept so that `robotid pki issue` can
+/// make certificates for roles and organisations admitted later. A
+/// production CA's key never sits beside the certificates it signed.
+pub fn ca_key_path(dir: &Path) -> PathBuf {
+    dir.join("ca.key")
+}
+
+/// What the directory's README says, so that nobody mistakes it for a
+/// production PKI.
+const README: &str = "\
+DEVELOPMENT ONLY. This directory is the development PKI of Robot ID,
+made by `robotid dev` / `robotid pki`: a CA (ca.crt), its private key
+(ca.key, readable by its owner only) and one certificate and key per role
+and service. Anyone holding ca.key can issue any identity this deployment
+accepts (`robotid pki issue`). Never use it, or trust its CA, anywhere but
+on a developer's machine; production certificates come from the
+operator's own CA, whose key is not kept next to them.
+";
+
+/// Issues a certificate for `holder` from the development CA in `dir`
+/// and writes it as `dir/<name>.{crt,key}`; refuses to replace an existing
+/// one. Returns the certificate's and the key's paths.
+pub fn issue_into(dir: &Path, holder: &Holder) -> Result<(PathBuf, PathBuf), PkiError> {
+    let cert = cert_path(dir, &holder.name);
+    if cert.exists() {
+        return Err(PkiError::Exists(cert));
+    }
+    if !ca_key_path(dir).exists() {
+        return Err(PkiError::NoCaKey(dir.to_owned()));
+    }
+    let issued = CertificateAuthority::load(dir)?.issue(holder)?;
+    let key = key_path(dir, &holder.name);
+    write(&key, issued.key_pem.as_bytes(), true)?;
+    write(&cert, issued.cert_pem.as_bytes(), false)?;
+    Ok((cert, key))
+}
+
 /// Makes `dir/ca.crt` and `dir/<name>.{crt,key}` for every holder, unless
 /// `dir/ca.crt` exists already (a second start reuses what is there).
 /// Returns whether it made them.
@@ -187,6 +245,12 @@ pub fn create_dev_pki(dir: &Path, holders: &[Holder]) -> Result<bool, PkiError> 
             true,
         )?;
     }
+    write(&dir.join("README"), README.as_bytes(), false)?;
+    write(
+        &ca_key_path(dir),
+        ca.issuer.key().serialize_pem().as_bytes(),
+        true,
+    )?;
     // The CA last: its presence marks a complete directory.
     write(&ca_path(dir), ca.cert_pem().as_bytes(), false)?;
     Ok(true)
@@ -233,6 +297,28 @@ mod tests {
             "a second run reuses"
         );
         assert_eq!(std::fs::read(ca_path(&dir)).unwrap(), ca);
+
+        // The CA's key stays, owner-only, beside a README that says what
+        // it is; later identities are issued from it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(ca_key_path(&dir))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let readme = std::fs::read_to_string(dir.join("README")).unwrap();
+        assert!(readme.starts_with("DEVELOPMENT ONLY"));
+        let later = Holder::client("manufacturer-0002", "robotid://manufacturer/0002");
+        let (cert, _) = issue_into(&dir, &later).unwrap();
+        assert!(
+            std::fs::read_to_string(cert)
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+        assert!(matches!(issue_into(&dir, &later), Err(PkiError::Exists(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -84,7 +84,7 @@ type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 /// `ErrorInfo.domain` of a refusal made here: the service the path names
 /// (`/robotid.registry.v1.RegistryService/…` → `registry.robotid`), as the
 /// service itself would have answered.
-fn error_domain(path: &str) -> String {
+pub(crate) fn error_domain(path: &str) -> String {
     match path
         .strip_prefix("/robotid.")
         .and_then(|rest| rest.split('.').next())

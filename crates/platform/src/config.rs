@@ -36,6 +36,12 @@ pub struct ServerArgs {
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "ROBOTID_LOG_FORMAT", default_value = "text")]
     pub log_format: crate::telemetry::LogFormat,
+
+    /// How far in the future, in seconds, a time a caller reports (an
+    /// event's occur_time, a production_time) may be: clocks differ a
+    /// little, the future has not happened.
+    #[arg(long, env = "ROBOTID_MAX_CLOCK_SKEW_SECONDS", default_value_t = 300)]
+    pub max_clock_skew_seconds: u64,
 }
 
 impl ServerArgs {
@@ -51,7 +57,13 @@ impl ServerArgs {
             health_listen: None,
             migrate_only: false,
             log_format: Default::default(),
+            max_clock_skew_seconds: 300,
         }
+    }
+
+    /// `--max-clock-skew-seconds`.
+    pub fn max_clock_skew(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.max_clock_skew_seconds)
     }
 
     /// The address to listen on, or the service's default port on all
@@ -69,9 +81,17 @@ pub struct LimitArgs {
     #[arg(long, env = "ROBOTID_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
-    /// Calls in progress at once; more are shed with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "ROBOTID_MAX_CONCURRENT_CALLS", default_value_t = 1024)]
-    pub max_concurrent_calls: usize,
+    /// Calls worked on at once (default: two per database connection):
+    /// what the database can serve. A call past it waits up to
+    /// --queue-timeout-ms for a slot, then is refused with
+    /// RESOURCE_EXHAUSTED and a RetryInfo.
+    #[arg(long, env = "ROBOTID_MAX_CONCURRENT_CALLS")]
+    pub max_concurrent_calls: Option<usize>,
+
+    /// Longest a call waits for a slot, in milliseconds, before it is
+    /// refused (shed, not queued).
+    #[arg(long, env = "ROBOTID_QUEUE_TIMEOUT_MS", default_value_t = 100)]
+    pub queue_timeout_ms: u64,
 
     /// Calls per second per identity (per address for anonymous callers);
     /// more answer RESOURCE_EXHAUSTED with the time to wait.
@@ -87,7 +107,8 @@ impl Default for LimitArgs {
     fn default() -> Self {
         Self {
             request_timeout_seconds: 30,
-            max_concurrent_calls: 1024,
+            max_concurrent_calls: None,
+            queue_timeout_ms: 100,
             rate_limit: std::num::NonZeroU32::new(2000).unwrap(),
             drain_timeout_seconds: 20,
         }
@@ -95,16 +116,24 @@ impl Default for LimitArgs {
 }
 
 impl ServerArgs {
-    /// Serve options from these settings and the loaded TLS material.
+    /// Serve options from these settings, the loaded TLS material and the
+    /// size of the service's database pool (which the calls in progress
+    /// are sized to).
     pub fn serve_options(
         &self,
         tls: Option<crate::tls::TlsMaterial>,
+        database_connections: u32,
     ) -> crate::server::ServeOptions {
         let limits = &self.limits;
+        let mut admission = crate::admission::Admission::for_database(database_connections);
+        if let Some(calls) = limits.max_concurrent_calls {
+            admission.concurrent_calls = calls;
+        }
+        admission.queue_timeout = std::time::Duration::from_millis(limits.queue_timeout_ms);
         crate::server::ServeOptions {
             tls,
             request_timeout: std::time::Duration::from_secs(limits.request_timeout_seconds),
-            max_concurrent_calls: limits.max_concurrent_calls,
+            admission,
             rate_limit: crate::access::RateLimit {
                 per_second: limits.rate_limit,
                 burst: limits

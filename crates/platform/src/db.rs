@@ -53,6 +53,32 @@ pub struct Migrations {
     pub postgres: &'static Migrator,
 }
 
+impl Migrations {
+    /// Every migration exists for both engines under one version, and no
+    /// version is used twice (two branches that each added a migration of
+    /// the same timestamp would otherwise fail only when a database runs
+    /// them, as a unique-constraint error). Each service's tests call it.
+    pub fn check(&self) -> Result<(), String> {
+        let versions = |migrator: &Migrator| -> Result<Vec<i64>, String> {
+            let mut versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+            let count = versions.len();
+            versions.sort_unstable();
+            versions.dedup();
+            if versions.len() != count {
+                return Err(format!("a migration version is used twice: {versions:?}"));
+            }
+            Ok(versions)
+        };
+        let (sqlite, postgres) = (versions(self.sqlite)?, versions(self.postgres)?);
+        if sqlite != postgres {
+            return Err(format!(
+                "the engines' migrations differ: SQLite {sqlite:?}, PostgreSQL {postgres:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Database {
     /// Opens the pool and brings the schema up to date.
     ///

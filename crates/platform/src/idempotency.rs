@@ -3,9 +3,16 @@
 //! transaction, a retry gets that result back, and the same id with a
 //! different request is refused.
 //!
+//! A request id belongs to its caller: the key is (caller identity, method,
+//! request_id), so that another caller's id neither replays the first
+//! caller's answer to it (which would leak that answer) nor blocks it
+//! (which would let one participant refuse another's calls by guessing
+//! their ids).
+//!
 //! Each service's migrations create the table:
-//! `requests (request_id TEXT PRIMARY KEY, method TEXT, fingerprint BLOB,
-//! result TEXT, created_at BIGINT)`.
+//! `requests (caller TEXT, method TEXT, request_id TEXT, fingerprint BLOB,
+//! result TEXT, created_at BIGINT, PRIMARY KEY (caller, method,
+//! request_id))`.
 
 use std::collections::HashMap;
 
@@ -14,21 +21,26 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::db::{placeholders, value_rows};
 use crate::error::ApiError;
+use crate::identity::Caller;
 
 /// Identifies one mutating request.
 #[derive(Debug, Clone)]
 pub struct RequestKey {
-    pub request_id: String,
+    /// Who asked: the caller's identity (`robotid://ROLE/ORG`).
+    pub caller: String,
     pub method: &'static str,
+    pub request_id: String,
     pub fingerprint: [u8; 32],
 }
 
 impl RequestKey {
     pub const MAX_LEN: usize = 128;
 
-    /// `message` is the request with its `request_id` cleared, so that the
-    /// fingerprint covers exactly what the request asks for.
+    /// `caller` asking `method`; `message` is the request with its
+    /// `request_id` cleared, so that the fingerprint covers exactly what
+    /// the request asks for.
     pub fn new(
+        caller: &Caller,
         method: &'static str,
         request_id: &str,
         message: &impl prost::Message,
@@ -46,10 +58,19 @@ impl RequestKey {
             ));
         }
         Ok(Self {
-            request_id: request_id.to_owned(),
+            caller: caller.to_string(),
             method,
+            request_id: request_id.to_owned(),
             fingerprint: Sha256::digest(message.encode_to_vec()).into(),
         })
+    }
+
+    /// Whether `other` names the same request: the same caller, method
+    /// and id (a retry, whatever its content).
+    pub fn same_request(&self, other: &RequestKey) -> bool {
+        self.request_id == other.request_id
+            && self.method == other.method
+            && self.caller == other.caller
     }
 }
 
@@ -81,90 +102,113 @@ pub async fn complete(
     key: &RequestKey,
     result: &str,
 ) -> Result<(), ApiError> {
-    sqlx::query("UPDATE requests SET result = $1 WHERE request_id = $2")
-        .bind(result)
-        .bind(&key.request_id)
-        .execute(&mut *connection)
-        .await?;
+    sqlx::query(
+        "UPDATE requests SET result = $1 WHERE caller = $2 AND method = $3 AND request_id = $4",
+    )
+    .bind(result)
+    .bind(&key.caller)
+    .bind(key.method)
+    .bind(&key.request_id)
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 
 /// Claims several keys at once, with two statements, for a write that
 /// serves a group of requests in one transaction: the answer for each key,
-/// in order, as [`claim`] would give it. The keys' request ids must differ.
+/// in order, as [`claim`] would give it. The keys must name different
+/// requests (see [`RequestKey::same_request`]).
 pub async fn claim_all(
     connection: &mut AnyConnection,
     keys: &[&RequestKey],
     now_micros: i64,
 ) -> Result<Vec<Result<Claim, ApiError>>, ApiError> {
     debug_assert!(
-        {
-            let mut ids: Vec<&str> = keys.iter().map(|k| k.request_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.windows(2).all(|pair| pair[0] != pair[1])
-        },
-        "one request id twice in a group"
+        keys.iter()
+            .enumerate()
+            .all(|(i, key)| keys[..i].iter().all(|earlier| !earlier.same_request(key))),
+        "one request twice in a group"
     );
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "INSERT INTO requests (request_id, method, fingerprint, created_at) VALUES {} \
-         ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
-        value_rows(keys.len(), 4)
+        "INSERT INTO requests (caller, method, request_id, fingerprint, created_at) VALUES {} \
+         ON CONFLICT (caller, method, request_id) DO NOTHING \
+         RETURNING caller, method, request_id",
+        value_rows(keys.len(), 5)
     );
     let mut insert = sqlx::query(AssertSqlSafe(sql));
     for key in keys {
         insert = insert
-            .bind(&key.request_id)
+            .bind(&key.caller)
             .bind(key.method)
+            .bind(&key.request_id)
             .bind(&key.fingerprint[..])
             .bind(now_micros);
     }
-    let claimed: Vec<String> = insert
+    let claimed: Vec<(String, String, String)> = insert
         .fetch_all(&mut *connection)
         .await?
         .iter()
-        .map(|row| row.try_get("request_id"))
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get("caller")?,
+                row.try_get("method")?,
+                row.try_get("request_id")?,
+            ))
+        })
         .collect::<Result<_, _>>()?;
+    let is_claimed = |key: &RequestKey| {
+        claimed.iter().any(|(caller, method, id)| {
+            *caller == key.caller && method == key.method && *id == key.request_id
+        })
+    };
     if claimed.len() == keys.len() {
         return Ok(keys.iter().map(|_| Ok(Claim::New)).collect());
     }
-    // The others were seen before: read what they were and what they gave.
+    // The others were seen before: read what they were and what they gave
+    // (by id, then by caller and method: other callers' rows with the same
+    // id are no business of this call).
     let seen: Vec<&RequestKey> = keys
         .iter()
         .copied()
-        .filter(|key| !claimed.contains(&key.request_id))
+        .filter(|key| !is_claimed(key))
         .collect();
     let sql = format!(
-        "SELECT request_id, method, fingerprint, result FROM requests WHERE request_id IN ({})",
+        "SELECT caller, method, request_id, fingerprint, result FROM requests \
+         WHERE request_id IN ({})",
         placeholders(1, seen.len())
     );
     let mut select = sqlx::query(AssertSqlSafe(sql));
     for key in &seen {
         select = select.bind(&key.request_id);
     }
-    let mut stored: HashMap<String, (String, Vec<u8>, Option<String>)> = HashMap::new();
+    type Stored = HashMap<(String, String, String), (Vec<u8>, Option<String>)>;
+    let mut stored: Stored = HashMap::new();
     for row in select.fetch_all(&mut *connection).await? {
         stored.insert(
-            row.try_get("request_id")?,
             (
+                row.try_get("caller")?,
                 row.try_get("method")?,
-                row.try_get("fingerprint")?,
-                row.try_get("result")?,
+                row.try_get("request_id")?,
             ),
+            (row.try_get("fingerprint")?, row.try_get("result")?),
         );
     }
     Ok(keys
         .iter()
         .map(|key| {
-            if claimed.contains(&key.request_id) {
+            if is_claimed(key) {
                 return Ok(Claim::New);
             }
-            match stored.remove(&key.request_id) {
-                Some((method, fingerprint, Some(result)))
-                    if method == key.method && fingerprint == key.fingerprint =>
-                {
+            let id = (
+                key.caller.clone(),
+                key.method.to_owned(),
+                key.request_id.clone(),
+            );
+            match stored.remove(&id) {
+                Some((fingerprint, Some(result))) if fingerprint == key.fingerprint => {
                     Ok(Claim::Done(result))
                 }
                 _ => Err(ApiError::request_id_reused(&key.request_id)),
@@ -183,13 +227,18 @@ pub async fn complete_all(
     }
     // VALUES columns are named column1, column2, … in both engines.
     let sql = format!(
-        "UPDATE requests SET result = v.column2 FROM (VALUES {}) AS v \
-         WHERE requests.request_id = v.column1",
-        value_rows(results.len(), 2)
+        "UPDATE requests SET result = v.column4 FROM (VALUES {}) AS v \
+         WHERE requests.caller = v.column1 AND requests.method = v.column2 \
+         AND requests.request_id = v.column3",
+        value_rows(results.len(), 4)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (key, result) in results {
-        query = query.bind(&key.request_id).bind(result);
+        query = query
+            .bind(&key.caller)
+            .bind(key.method)
+            .bind(&key.request_id)
+            .bind(result);
     }
     query.execute(&mut *connection).await?;
     Ok(())
@@ -206,12 +255,23 @@ pub async fn release_all(
         return Ok(());
     }
     let sql = format!(
-        "DELETE FROM requests WHERE request_id IN ({})",
-        placeholders(1, keys.len())
+        "DELETE FROM requests WHERE {}",
+        (0..keys.len())
+            .map(|i| format!(
+                "(caller = ${} AND method = ${} AND request_id = ${})",
+                3 * i + 1,
+                3 * i + 2,
+                3 * i + 3
+            ))
+            .collect::<Vec<_>>()
+            .join(" OR ")
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for key in keys {
-        query = query.bind(&key.request_id);
+        query = query
+            .bind(&key.caller)
+            .bind(key.method)
+            .bind(&key.request_id);
     }
     query.execute(&mut *connection).await?;
     Ok(())

@@ -5,6 +5,7 @@
 #![deny(rust_2018_idioms)]
 
 pub mod access;
+pub mod admission;
 pub mod authz;
 pub mod client;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
+pub mod message_size;
 pub mod pagination;
 pub mod process;
 pub mod rpc_telemetry;

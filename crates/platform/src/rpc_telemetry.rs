@@ -223,7 +223,7 @@ impl tonic::service::Interceptor for PropagateTraceContext {
 /// context, as `FooClient::with_interceptor(channel, PropagateTraceContext)`
 /// makes it.
 pub type TracedChannel = tonic::service::interceptor::InterceptedService<
-    tonic::transport::Channel,
+    crate::client::RpcChannel,
     PropagateTraceContext,
 >;
 

@@ -12,11 +12,18 @@ use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::access::{AccessLayer, RateLimit};
+use crate::admission::{Admission, AdmissionLayer};
+use crate::message_size::MessageSizeLayer;
 use crate::rpc_telemetry::RpcTelemetryLayer;
 use crate::tls::TlsMaterial;
+
+/// The `grpc.health.v1` service every port serves.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+/// Server reflection, in both versions, on every port.
+const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
+const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// How a server protects itself and its callers.
 #[derive(Debug, Clone)]
@@ -25,10 +32,10 @@ pub struct ServeOptions {
     pub tls: Option<TlsMaterial>,
     /// Longest a call may run (a shorter client deadline wins).
     pub request_timeout: Duration,
-    /// Calls in progress at once, over all connections; more are shed at
-    /// once with RESOURCE_EXHAUSTED (tonic's answer for tower's load
-    /// shedding) rather than queued.
-    pub max_concurrent_calls: usize,
+    /// Calls worked on at once and how long one waits for a slot; past
+    /// that it is refused with RESOURCE_EXHAUSTED and a RetryInfo rather
+    /// than queued.
+    pub admission: Admission,
     /// Calls per second per identity (per address for anonymous callers);
     /// more answer RESOURCE_EXHAUSTED with the time to wait.
     pub rate_limit: RateLimit,
@@ -45,7 +52,7 @@ impl Default for ServeOptions {
         Self {
             tls: None,
             request_timeout: Duration::from_secs(30),
-            max_concurrent_calls: 1_024,
+            admission: Admission::default(),
             rate_limit: RateLimit::default(),
             drain_timeout: Duration::from_secs(20),
             health_listen: None,
@@ -162,11 +169,22 @@ impl GrpcServer {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         // Both reflection versions: grpcurl asks v1, many clients (Python's
-        // grpcio-reflection among them) still ask v1alpha.
+        // grpcio-reflection among them) still ask v1alpha. Each lists the
+        // services of this port only, and resolves the google.rpc error
+        // details (ErrorInfo, BadRequest, RetryInfo, …) every refusal
+        // carries, so that a generic client can print them.
         let reflection = || {
-            tonic_reflection::server::Builder::configure()
+            let mut builder = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(robotid_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name(HEALTH_SERVICE)
+                .with_service_name(REFLECTION_V1)
+                .with_service_name(REFLECTION_V1ALPHA);
+            for service in services {
+                builder = builder.with_service_name(*service);
+            }
+            builder
         };
         let reflection_v1 = reflection().build_v1().map_err(ServeError::Reflection)?;
         let reflection_v1alpha = reflection()
@@ -207,17 +225,18 @@ impl GrpcServer {
         };
         // Outermost first. Identity, the RPC table and the per-identity rate
         // run before anything else and cost little, so refused calls never
-        // take a slot; admitted calls then compete for the global slots, and
-        // past the limit are shed at once instead of queueing without bound.
+        // take a slot; admitted calls then compete for the slots the
+        // database can serve, and past the limit wait briefly, then are
+        // refused, instead of queueing in front of the connection pool.
         let layers = ServiceBuilder::new()
             // Outside everything, so that refused and shed calls are traced
             // and counted too.
             .layer(RpcTelemetryLayer::new())
+            // Sees every answer of the routes: a request over the decoding
+            // limit becomes RESOURCE_EXHAUSTED.
+            .layer(MessageSizeLayer)
             .layer(AccessLayer::new(options.rate_limit))
-            .load_shed()
-            .layer(GlobalConcurrencyLimitLayer::new(
-                options.max_concurrent_calls,
-            ))
+            .layer(AdmissionLayer::new(&options.admission))
             .into_inner();
         let mut builder = Server::builder().timeout(options.request_timeout);
         if let Some(tls) = &options.tls {

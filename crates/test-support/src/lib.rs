@@ -8,11 +8,12 @@ pub mod http;
 pub mod identities;
 pub mod process;
 pub mod python;
+pub mod reflection;
 pub mod spans;
 pub mod status;
 pub mod tls;
 
-pub use status::{assert_refused, unique};
+pub use status::{assert_invalid, assert_refused, unique};
 
 use std::io::Write;
 use std::sync::Once;

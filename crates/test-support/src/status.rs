@@ -15,6 +15,20 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Asserts INVALID_ARGUMENT whose first `BadRequest` field violation (and
+/// `ErrorInfo` metadata) names `field`.
+#[track_caller]
+pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) -> Status {
+    let status = assert_refused(result, Code::InvalidArgument, "INVALID_ARGUMENT");
+    let details = status.get_error_details();
+    let violations = &details
+        .bad_request()
+        .expect("BadRequest present")
+        .field_violations;
+    assert_eq!(violations[0].field, field, "{status:?}");
+    status
+}
+
 /// Asserts the status code and the `ErrorInfo` reason, which every refusal
 /// of a Robot ID service carries under a `*.robotid` domain.
 #[track_caller]

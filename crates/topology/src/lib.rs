@@ -48,6 +48,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use robotid_platform::client::{Retrying, RpcChannel};
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_proto::transfer::v1::transfer_service_client::TransferServiceClient;
@@ -126,6 +127,9 @@ pub struct Options {
     /// Extra environment, for every service (`None`) or one, applied after
     /// the defaults (so they win): e.g. `ROBOTID_RATE_LIMIT`.
     pub settings: Vec<(Option<Service>, String, String)>,
+    /// Each service's database on SQLite (a file in a temporary directory)
+    /// instead of PostgreSQL: for tests that run on both engines.
+    pub sqlite: bool,
 }
 
 impl Options {
@@ -136,7 +140,14 @@ impl Options {
             country: "CN".into(),
             services: Service::ALL.to_vec(),
             settings: Vec::new(),
+            sqlite: false,
         }
+    }
+
+    /// Databases on SQLite files rather than PostgreSQL.
+    pub fn on_sqlite(mut self) -> Self {
+        self.sqlite = true;
+        self
     }
 
     /// On `TEST_DATABASE_URL`, or the local server
@@ -180,6 +191,9 @@ impl Options {
 /// Running services, their databases and files.
 pub struct Topology {
     processes: BTreeMap<Service, ServiceProcess>,
+    /// More processes of a service, on its database (see
+    /// [`Topology::start_replica`]).
+    replicas: Vec<ServiceProcess>,
     database_urls: BTreeMap<Service, String>,
     pki: PathBuf,
     /// Dropped after the processes (field order): nobody is connected then.
@@ -219,9 +233,13 @@ impl Topology {
         let mut database_urls = BTreeMap::new();
         let mut processes = BTreeMap::new();
         for &service in &options.services {
-            let db = TestDb::postgres_on(&options.postgres_url)
-                .await
-                .with_context(|| format!("creating the {service} database"))?;
+            let db = if options.sqlite {
+                TestDb::sqlite()
+            } else {
+                TestDb::postgres_on(&options.postgres_url)
+                    .await
+                    .with_context(|| format!("creating the {service} database"))?
+            };
             database_urls.insert(service, db.url.clone());
             let addr = SocketAddr::from(([127, 0, 0, 1], ports[&service]));
             let tls = |file: &str| pki.join(file).display().to_string();
@@ -261,6 +279,7 @@ impl Topology {
         }
         let mut topology = Self {
             processes,
+            replicas: Vec::new(),
             database_urls,
             pki,
             _databases: databases,
@@ -323,6 +342,16 @@ impl Topology {
     /// An endpoint for `service` over TLS presenting `identity`'s
     /// certificate (`None`: anonymous), to tune before connecting.
     pub fn endpoint(&self, service: Service, identity: Option<&str>) -> anyhow::Result<Endpoint> {
+        Ok(
+            Endpoint::from_shared(format!("https://{}", self.addr(service)?))?
+                .tls_config(self.client_tls(identity)?)?
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(2)),
+        )
+    }
+
+    /// TLS as `identity` of the PKI (`None`: no client certificate).
+    fn client_tls(&self, identity: Option<&str>) -> anyhow::Result<ClientTlsConfig> {
         let read = |name: String| {
             let path = self.pki.join(&name);
             std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
@@ -336,12 +365,7 @@ impl Topology {
                 read(format!("{name}.key"))?,
             ));
         }
-        Ok(
-            Endpoint::from_shared(format!("https://{}", self.addr(service)?))?
-                .tls_config(tls)?
-                .tcp_nodelay(true)
-                .connect_timeout(Duration::from_secs(2)),
-        )
+        Ok(tls)
     }
 
     /// A connected channel to `service` as `identity`. It reconnects by
@@ -358,36 +382,50 @@ impl Topology {
             .with_context(|| format!("connecting to {service}"))
     }
 
+    /// A connected channel to `service` as `identity` whose calls retry
+    /// UNAVAILABLE and RESOURCE_EXHAUSTED with a RetryInfo, as every
+    /// client of the API does (`robotid_platform::client`).
+    pub async fn retrying_channel(
+        &self,
+        service: Service,
+        identity: Option<&str>,
+    ) -> anyhow::Result<RpcChannel> {
+        Ok(Retrying::new(self.channel(service, identity).await?))
+    }
+
     pub async fn issuance_as(
         &self,
         identity: &str,
-    ) -> anyhow::Result<IssuanceServiceClient<Channel>> {
+    ) -> anyhow::Result<IssuanceServiceClient<RpcChannel>> {
         Ok(IssuanceServiceClient::new(
-            self.channel(Service::Issuance, Some(identity)).await?,
+            self.retrying_channel(Service::Issuance, Some(identity))
+                .await?,
         ))
     }
 
     pub async fn registry_as(
         &self,
         identity: &str,
-    ) -> anyhow::Result<RegistryServiceClient<Channel>> {
+    ) -> anyhow::Result<RegistryServiceClient<RpcChannel>> {
         Ok(RegistryServiceClient::new(
-            self.channel(Service::Registry, Some(identity)).await?,
+            self.retrying_channel(Service::Registry, Some(identity))
+                .await?,
         ))
     }
 
-    pub async fn registry_anonymous(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
+    pub async fn registry_anonymous(&self) -> anyhow::Result<RegistryServiceClient<RpcChannel>> {
         Ok(RegistryServiceClient::new(
-            self.channel(Service::Registry, None).await?,
+            self.retrying_channel(Service::Registry, None).await?,
         ))
     }
 
     pub async fn transfer_as(
         &self,
         identity: &str,
-    ) -> anyhow::Result<TransferServiceClient<Channel>> {
+    ) -> anyhow::Result<TransferServiceClient<RpcChannel>> {
         Ok(TransferServiceClient::new(
-            self.channel(Service::Transfer, Some(identity)).await?,
+            self.retrying_channel(Service::Transfer, Some(identity))
+                .await?,
         ))
     }
 
@@ -454,6 +492,61 @@ impl Topology {
         }
     }
 
+    /// Starts one more process of `service` on the same database and
+    /// settings, on a port of its own, as a deployment scales a service to
+    /// several replicas; waits until it answers SERVING. Returns its
+    /// address. Replicas stop with [`Topology::shutdown`].
+    pub async fn start_replica(&mut self, service: Service) -> anyhow::Result<SocketAddr> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let index = self.replicas.len() + 2;
+        let mut replica = self
+            .process(service)?
+            .replica(index, addr, &self.path.join("logs"));
+        replica.spawn()?;
+        self.replicas.push(replica);
+        let started = Instant::now();
+        loop {
+            let serving = async {
+                let channel = Endpoint::from_shared(format!("https://{addr}"))?
+                    .tls_config(self.client_tls(None)?)?
+                    .connect()
+                    .await?;
+                let answer = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await?
+                    .into_inner();
+                anyhow::Ok(answer.status == ServingStatus::Serving as i32)
+            };
+            if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(2), serving).await {
+                return Ok(addr);
+            }
+            anyhow::ensure!(
+                started.elapsed() < START_DEADLINE,
+                "replica {index} of {service} did not answer SERVING within {START_DEADLINE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A connected channel to the replica at `addr` as `identity`, its
+    /// calls retrying as every client's do.
+    pub async fn replica_channel(
+        &self,
+        addr: SocketAddr,
+        identity: Option<&str>,
+    ) -> anyhow::Result<RpcChannel> {
+        let channel = Endpoint::from_shared(format!("https://{addr}"))?
+            .tls_config(self.client_tls(identity)?)?
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        Ok(Retrying::new(channel))
+    }
+
     /// Whether the service's process has exited by itself (it is then
     /// stopped, and may be restarted).
     pub fn exited(&mut self, service: Service) -> anyhow::Result<Option<ExitStatus>> {
@@ -470,6 +563,19 @@ impl Topology {
             .filter(|p| p.pid().is_some())
             .map(ServiceProcess::service)
             .collect();
+        for replica in &mut self.replicas {
+            if replica.pid().is_none() {
+                continue;
+            }
+            match replica.terminate(Duration::from_secs(30)).await {
+                Ok(status) if status.success() => {}
+                Ok(status) => failures.push(format!(
+                    "a replica of {} exited {status}",
+                    replica.service()
+                )),
+                Err(error) => failures.push(format!("{error:#}")),
+            }
+        }
         for service in running.into_iter().rev() {
             match self.terminate(service, Duration::from_secs(30)).await {
                 Ok(status) if status.success() => {}

@@ -77,6 +77,29 @@ impl ServiceProcess {
         self.service
     }
 
+    /// Another process of the same binary and settings (the same
+    /// database), serving on `addr`, logging to files of its own: replica
+    /// `index` of a service that runs several.
+    pub(crate) fn replica(&self, index: usize, addr: SocketAddr, log_dir: &Path) -> Self {
+        let mut env = self.env.clone();
+        for (key, value) in &mut env {
+            if key == "ROBOTID_LISTEN" {
+                *value = addr.to_string();
+            }
+        }
+        let name = format!("{}-{index}", self.service.name());
+        Self {
+            service: self.service,
+            binary: self.binary.clone(),
+            addr,
+            env,
+            stdout: log_dir.join(format!("{name}.stdout.log")),
+            stderr: log_dir.join(format!("{name}.stderr.log")),
+            child: None,
+            starts: 0,
+        }
+    }
+
     /// The gRPC address; the same across restarts.
     pub fn addr(&self) -> SocketAddr {
         self.addr

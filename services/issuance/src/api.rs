@@ -12,7 +12,7 @@ use robotid_platform::idempotency::RequestKey;
 use robotid_platform::identity::Caller;
 use robotid_platform::pagination::{PageLimits, decode_token, encode_token};
 use robotid_platform::rpc_telemetry;
-use robotid_platform::wire::timestamp_to_wire;
+use robotid_platform::wire::{production_from_request, timestamp_to_wire};
 use robotid_proto::issuance::v1 as pb;
 use robotid_proto::issuance::v1::issuance_service_server::IssuanceService;
 use tokio::sync::Notify;
@@ -21,7 +21,7 @@ use tonic::{Code, Request, Response, Status};
 use crate::convert::{
     approval_filter_from_wire, invalid, issued_to_wire, manufacturer_from_wire,
     manufacturer_to_wire, model_from_wire, model_to_wire, parse_manufacturer_name,
-    parse_model_name, production_from_wire,
+    parse_model_name,
 };
 use crate::issuer::Issuer;
 use crate::store::{IssuanceStore, IssueDraft, ModelFilter, WriteError};
@@ -34,6 +34,8 @@ pub struct IssuanceApi {
     issuer: Arc<Issuer>,
     /// Wakes the outbox relay after each issuance.
     relay: Arc<Notify>,
+    /// How far ahead of this clock a reported time may be.
+    max_clock_skew: std::time::Duration,
 }
 
 impl IssuanceApi {
@@ -42,7 +44,15 @@ impl IssuanceApi {
             store,
             issuer,
             relay,
+            max_clock_skew: std::time::Duration::from_secs(300),
         }
+    }
+
+    /// How far ahead of this service's clock a reported time may be
+    /// (`--max-clock-skew-seconds`).
+    pub fn with_max_clock_skew(mut self, max_clock_skew: std::time::Duration) -> Self {
+        self.max_clock_skew = max_clock_skew;
+        self
     }
 }
 
@@ -114,8 +124,10 @@ impl IssuanceService for IssuanceApi {
         &self,
         request: Request<pb::CreateManufacturerRequest>,
     ) -> Result<Response<pb::Manufacturer>, Status> {
+        let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "CreateManufacturer",
             &message.request_id,
             &without_request_id(&message, |m| m.request_id.clear()),
@@ -185,6 +197,7 @@ impl IssuanceService for IssuanceApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "CreateProductModel",
             &message.request_id,
             &without_request_id(&message, |m| m.request_id.clear()),
@@ -214,8 +227,10 @@ impl IssuanceService for IssuanceApi {
         &self,
         request: Request<pb::ApproveProductModelRequest>,
     ) -> Result<Response<pb::ProductModel>, Status> {
+        let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "ApproveProductModel",
             &message.request_id,
             &without_request_id(&message, |m| m.request_id.clear()),
@@ -322,6 +337,7 @@ impl IssuanceService for IssuanceApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "IssueRobotIds",
             &message.request_id,
             &without_request_id(&message, |m| m.request_id.clear()),
@@ -345,7 +361,8 @@ impl IssuanceService for IssuanceApi {
                     format!("1 to {MAX_BATCH} robots per call"),
                 ))
             })?;
-        let production = production_from_wire(production).map_err(status)?;
+        let production = production_from_request("production", production, self.max_clock_skew)
+            .map_err(status)?;
         rpc_telemetry::record_robot_count(count as usize);
         let draft = IssueDraft {
             manufacturer,

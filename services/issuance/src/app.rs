@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use robotid_credential::VerifyingKey;
 use robotid_domain::code::CountryCode;
+use robotid_platform::client::RpcChannel;
 use robotid_platform::client::lazy_channel_with;
 use robotid_platform::db::{Backend, Database, Migrations};
 use robotid_platform::server::GrpcServer;
@@ -16,7 +17,6 @@ use robotid_platform::tls::TlsMaterial;
 use robotid_proto::issuance::v1::issuance_service_server::{IssuanceServiceServer, SERVICE_NAME};
 use tokio::sync::watch;
 use tonic::service::Routes;
-use tonic::transport::Channel;
 
 use crate::api::IssuanceApi;
 use crate::config::{DEFAULT_PORT, IssuanceConfig};
@@ -61,7 +61,9 @@ impl App {
         )?;
         let verifying_key = key.verifying_key();
         let tls = config.server.tls.load()?;
-        let options = config.server.serve_options(tls.clone());
+        let options = config
+            .server
+            .serve_options(tls.clone(), config.database_connections);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = IssuanceStore::new(db.clone());
         let relay = Arc::new(Relay::new(
@@ -71,7 +73,8 @@ impl App {
             config.relay(),
         ));
         let issuer = Arc::new(Issuer::new(country, key));
-        let api = IssuanceApi::new(store, issuer, relay.waker());
+        let api = IssuanceApi::new(store, issuer, relay.waker())
+            .with_max_clock_skew(config.server.max_clock_skew());
         Ok(Self {
             server,
             api,
@@ -117,6 +120,17 @@ impl App {
 /// The channel to the registry, the one place it is made: over mutual TLS
 /// with this service's certificate when it has one, so that the registry
 /// knows the caller as `robotid://service/issuance`.
-fn registry_channel(config: &IssuanceConfig, tls: Option<&TlsMaterial>) -> anyhow::Result<Channel> {
+fn registry_channel(
+    config: &IssuanceConfig,
+    tls: Option<&TlsMaterial>,
+) -> anyhow::Result<RpcChannel> {
     lazy_channel_with(&config.registry_url, tls).context("--registry-url (ROBOTID_REGISTRY_URL)")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_one_set_for_both_engines() {
+        super::MIGRATIONS.check().unwrap();
+    }
 }

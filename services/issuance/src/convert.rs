@@ -3,15 +3,12 @@
 //! until it is handled.
 
 use robotid_domain::catalog::{
-    Approval, CatalogError, MAX_NAME, Manufacturer, ProductModel, Specifications, check_text,
-    manufacturer_name,
+    Approval, CatalogError, Manufacturer, ProductModel, Specifications, manufacturer_name,
 };
 use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode};
-use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
 use robotid_platform::error::ApiError;
-use robotid_platform::wire::{non_empty, timestamp_from_wire, timestamp_to_wire};
-use robotid_proto::common::v1 as common;
+use robotid_platform::wire::timestamp_to_wire;
 use robotid_proto::issuance::v1 as pb;
 
 use crate::issuer::IssuedRobot;
@@ -201,28 +198,6 @@ pub fn model_to_wire(model: &ProductModel) -> pb::ProductModel {
         create_time: Some(timestamp_to_wire(model.created_at)),
         approve_time: model.approved_at.map(timestamp_to_wire),
     }
-}
-
-/// Production metadata of a batch; all of it optional.
-pub fn production_from_wire(
-    production: Option<common::Production>,
-) -> Result<Production, ApiError> {
-    let Some(common::Production {
-        production_time,
-        factory,
-    }) = production
-    else {
-        return Ok(Production::default());
-    };
-    let factory = non_empty(factory);
-    if let Some(factory) = &factory {
-        check_text("production.factory", factory, MAX_NAME)
-            .map_err(|e| ApiError::invalid_argument(e.field, e.problem))?;
-    }
-    Ok(Production {
-        produced_at: production_time.as_ref().map(timestamp_from_wire),
-        factory,
-    })
 }
 
 pub fn issued_to_wire(robot: &IssuedRobot) -> pb::IssuedRobot {

@@ -9,11 +9,18 @@
 //! refusing it, and answers a repeated request id from its own records, so
 //! a batch sent twice (a crash between the registry's answer and the
 //! deletion) registers every robot once.
+//!
+//! Several replicas relay one outbox: each round claims its rows first (a
+//! lease, see `IssuanceStore::claim_deliveries`), so that every batch is
+//! sent by one relay, not by each of them. A relay that dies mid-delivery
+//! leaves its claim to lapse after `call_timeout` and a margin; another
+//! relay then sends those rows.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use robotid_domain::time::Timestamp;
+use robotid_platform::client::RpcChannel;
 use robotid_platform::rpc_telemetry::{self, PropagateTraceContext, TracedChannel};
 use robotid_platform::server::Health;
 use robotid_platform::wire::timestamp_to_wire;
@@ -22,7 +29,6 @@ use robotid_proto::registry::v1 as registry;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
-use tonic::transport::Channel;
 use tracing::Instrument;
 
 use crate::store::{Delivery, IssuanceStore};
@@ -96,6 +102,8 @@ impl RelayStatus {
 /// The relay and what it shares with the status monitor.
 pub struct Relay {
     store: IssuanceStore,
+    /// Names this relay's claims on outbox rows: random, one per process.
+    owner: String,
     registry: RegistryServiceClient<TracedChannel>,
     wake: Arc<Notify>,
     status: watch::Sender<RelayStatus>,
@@ -121,7 +129,7 @@ enum DeliveryError {
 impl Relay {
     pub fn new(
         store: IssuanceStore,
-        registry: Channel,
+        registry: RpcChannel,
         health: Health,
         settings: RelaySettings,
     ) -> Self {
@@ -129,6 +137,7 @@ impl Relay {
         observe(status.subscribe());
         Self {
             store,
+            owner: format!("relay-{:016x}", random_u64()),
             registry: RegistryServiceClient::with_interceptor(registry, PropagateTraceContext),
             wake: Arc::new(Notify::new()),
             status,
@@ -229,7 +238,16 @@ impl Relay {
     /// returns how many were delivered, or the first failure once every
     /// batch of the round has finished (what succeeded stays delivered).
     async fn deliver_round(self: &Arc<Self>) -> Result<usize, DeliveryError> {
-        let pending = self.store.pending_deliveries(self.round_size()).await?;
+        // The claim outlives every delivery of the round (each ends within
+        // `call_timeout`), with a margin for marking them delivered.
+        let lease = self.settings.call_timeout + LEASE_MARGIN;
+        let until = Timestamp::from_micros(
+            Timestamp::now().as_micros() + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX),
+        );
+        let pending = self
+            .store
+            .claim_deliveries(&self.owner, self.round_size(), until)
+            .await?;
         let mut deliveries = tokio::task::JoinSet::new();
         for batch in pending.chunks(self.settings.batch_size) {
             let relay = Arc::clone(self);
@@ -253,10 +271,22 @@ impl Relay {
     }
 
     /// Sends one batch, then forgets it; returns how many were delivered.
+    /// A batch that fails is released for any relay's next attempt.
     async fn deliver_batch(&self, batch: &[Delivery]) -> Result<usize, DeliveryError> {
         if batch.is_empty() {
             return Ok(0);
         }
+        let sent = self.send_batch(batch).await;
+        if sent.is_err() {
+            let ids: Vec<i64> = batch.iter().map(|d| d.outbox_id).collect();
+            if let Err(error) = self.store.release_deliveries(&self.owner, &ids).await {
+                tracing::warn!(%error, "cannot release the claim on a failed batch; it lapses");
+            }
+        }
+        sent
+    }
+
+    async fn send_batch(&self, batch: &[Delivery]) -> Result<usize, DeliveryError> {
         let request = registry::RegisterRobotsRequest {
             request_id: batch_request_id(batch),
             robots: batch.iter().map(registration).collect(),
@@ -444,6 +474,19 @@ fn jitter() -> f64 {
         return 0.5;
     }
     f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
+}
+
+/// How much longer than a round's deliveries a claim lasts.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// A relay's name among the replicas: random, so that two processes (or a
+/// restart) never share one; the time stands in without randomness.
+fn random_u64() -> u64 {
+    let mut bytes = [0_u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return Timestamp::now().as_micros() as u64;
+    }
+    u64::from_le_bytes(bytes)
 }
 
 #[cfg(test)]

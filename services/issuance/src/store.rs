@@ -17,7 +17,7 @@ use robotid_domain::catalog::{Approval, Manufacturer, ProductModel, Specificatio
 use robotid_domain::code::{ManufacturerCode, ModelCode, RobotId};
 use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
-use robotid_platform::db::{Database, placeholders, value_rows};
+use robotid_platform::db::{Backend, Database, placeholders, value_rows};
 use robotid_platform::error::ApiError;
 use robotid_platform::idempotency::{self, Claim, RequestKey};
 use sqlx::any::AnyRow;
@@ -500,16 +500,50 @@ impl IssuanceStore {
         tx.commit().await?;
         Ok(Batch { issued_at, robots })
     }
-
-    /// The oldest undelivered robots, up to `limit`, oldest first.
-    pub async fn pending_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, ApiError> {
+    /// Claims up to `limit` of the oldest outbox rows no other relay holds
+    /// a live claim on, for `owner` until `until`, and returns them.
+    ///
+    /// Several issuance replicas relay one outbox: each batch must be sent
+    /// by one of them. A claim is a lease (two columns, on both engines)
+    /// rather than a row lock held across the call to the registry, so no
+    /// transaction stays open while the registry answers, and the rows of
+    /// a relay that died mid-delivery are taken over once its lease ends.
+    /// PostgreSQL skips the rows another relay is claiming at that moment
+    /// (`FOR UPDATE SKIP LOCKED`) and re-checks the lease of each row it
+    /// updates; SQLite runs the statement under its single write lock.
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        limit: usize,
+        until: Timestamp,
+    ) -> Result<Vec<Delivery>, ApiError> {
+        let now = Timestamp::now();
+        let skip_locked = match self.db.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let claim = format!(
+            "UPDATE outbox SET claimed_by = $1, claimed_until = $2 \
+             WHERE (claimed_until IS NULL OR claimed_until < $3) AND id IN \
+             (SELECT id FROM outbox WHERE claimed_until IS NULL OR claimed_until < $3 \
+              ORDER BY id LIMIT $4{skip_locked})"
+        );
+        sqlx::query(AssertSqlSafe(claim))
+            .bind(owner)
+            .bind(until.as_micros())
+            .bind(now.as_micros())
+            .bind(limit as i64)
+            .execute(&self.db.pool)
+            .await?;
         let rows = sqlx::query(
             "SELECT o.id, o.robot_id, b.issued_at, b.manufacturer_name, b.model_name, \
              b.produced_at, b.factory, b.traceparent, r.credential \
              FROM outbox o JOIN batches b ON b.id = o.batch_id \
-             LEFT JOIN issued_robots r ON r.robot_id = o.robot_id ORDER BY o.id LIMIT $1",
+             LEFT JOIN issued_robots r ON r.robot_id = o.robot_id \
+             WHERE o.claimed_by = $1 AND o.claimed_until = $2 ORDER BY o.id",
         )
-        .bind(limit as i64)
+        .bind(owner)
+        .bind(until.as_micros())
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter()
@@ -534,6 +568,28 @@ impl IssuanceStore {
                 })
             })
             .collect()
+    }
+
+    /// Gives up `owner`'s claim on outbox rows it could not deliver, so
+    /// that any relay may send them at its next attempt.
+    pub async fn release_deliveries(
+        &self,
+        owner: &str,
+        outbox_ids: &[i64],
+    ) -> Result<(), ApiError> {
+        for chunk in outbox_ids.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL \
+                 WHERE claimed_by = $1 AND id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(owner);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&self.db.pool).await?;
+        }
+        Ok(())
     }
 
     /// Forgets delivered outbox rows, by id: rows committed meanwhile

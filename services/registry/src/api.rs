@@ -13,7 +13,7 @@ use robotid_platform::idempotency::RequestKey;
 use robotid_platform::identity::Caller;
 use robotid_platform::pagination::{PageLimits, decode_token, encode_token};
 use robotid_platform::wire::status_to_wire;
-use robotid_platform::wire::{production_to_wire, robot_id, timestamp_from_wire};
+use robotid_platform::wire::{identifier, production_to_wire, reported_time, robot_id};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_server::RegistryService;
 use tonic::{Request, Response, Status};
@@ -37,6 +37,8 @@ const MAX_REGISTRATIONS: usize = 10_000;
 /// At most this many robots per `CheckEligibility`, one shipment's worth.
 const MAX_ELIGIBILITY: usize = 1_000;
 const MAX_RECALL_ROBOTS: usize = 10_000;
+/// A recall's reason, in characters: one line, as a notice states it.
+const MAX_RECALL_REASON: usize = 2_000;
 /// At most this many events per `RecordEvents`, one shipment's worth.
 const MAX_BATCH_EVENTS: usize = 1_000;
 
@@ -46,6 +48,8 @@ pub struct RegistryApi {
     events: EventWriter,
     home: CountryCode,
     holder_key: HolderKey,
+    /// How far ahead of this clock a reported time may be.
+    max_clock_skew: std::time::Duration,
 }
 
 impl RegistryApi {
@@ -56,7 +60,15 @@ impl RegistryApi {
             store,
             home,
             holder_key,
+            max_clock_skew: std::time::Duration::from_secs(300),
         }
+    }
+
+    /// How far ahead of this service's clock a reported time may be
+    /// (`--max-clock-skew-seconds`).
+    pub fn with_max_clock_skew(mut self, max_clock_skew: std::time::Duration) -> Self {
+        self.max_clock_skew = max_clock_skew;
+        self
     }
 }
 
@@ -245,6 +257,7 @@ impl RegistryService for RegistryApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "RegisterRobots",
             &message.request_id,
             &without_request_id(&message, |m| m.request_id.clear()),
@@ -268,8 +281,13 @@ impl RegistryService for RegistryApi {
             .into_iter()
             .enumerate()
             .map(|(i, robot)| {
-                registration_from_wire(&format!("robots[{i}]"), robot, &self.home)
-                    .map(|(registration, occurred_at)| (registration, occurred_at.unwrap_or(now)))
+                registration_from_wire(
+                    &format!("robots[{i}]"),
+                    robot,
+                    &self.home,
+                    self.max_clock_skew,
+                )
+                .map(|(registration, occurred_at)| (registration, occurred_at.unwrap_or(now)))
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(status)?;
@@ -343,6 +361,7 @@ impl RegistryService for RegistryApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "RecordEvent",
             &message.request_id,
             &without_request_id(&message, |m| {
@@ -364,13 +383,13 @@ impl RegistryService for RegistryApi {
         if let Err(error) = authz::require_event(&caller, kind, &self.home, &id) {
             return Err(self.refuse(draft, status(error)).await);
         }
+        let occurred_at = occur_time
+            .as_ref()
+            .map(|time| reported_time("occur_time", time, self.max_clock_skew))
+            .transpose()
+            .map_err(status)?;
         let (event, presented_holder) = self
-            .event_draft(
-                &caller,
-                kind,
-                details,
-                occur_time.as_ref().map(timestamp_from_wire),
-            )
+            .event_draft(&caller, kind, details, occurred_at)
             .map_err(status)?;
         let request = EventRequest {
             key,
@@ -395,6 +414,7 @@ impl RegistryService for RegistryApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "RecordEvents",
             &message.request_id,
             &without_request_id(&message, |m| {
@@ -455,15 +475,15 @@ impl RegistryService for RegistryApi {
                 let error = error.with_metadata("robot_id", id.as_str());
                 return Err(self.refuse(draft, status(error)).await);
             }
+            let occurred_at = occur_time
+                .as_ref()
+                .map(|time| reported_time("occur_time", time, self.max_clock_skew))
+                .transpose()
+                .map_err(|e| status(e.within(&field)))?;
             // A batch presents no holder: `current_holder` applies to no
             // border event, and event_draft refuses it for them.
             let (event, _) = self
-                .event_draft(
-                    &actor,
-                    kind,
-                    details,
-                    occur_time.as_ref().map(timestamp_from_wire),
-                )
+                .event_draft(&actor, kind, details, occurred_at)
                 .map_err(|e| status(e.within(&field)))?;
             drafts.push((id, event));
         }
@@ -595,6 +615,7 @@ impl RegistryService for RegistryApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = RequestKey::new(
+            &caller,
             "CreateRecall",
             &message.request_id,
             &without_request_id(&message, |m| m.request_id.clear()),
@@ -628,12 +649,7 @@ impl RegistryService for RegistryApi {
         }
         let model = ModelCode::parse(&model_code)
             .map_err(|e| status(ApiError::invalid_argument("model_code", e)))?;
-        if reason.trim().is_empty() || reason.chars().count() > 2_000 {
-            return Err(status(ApiError::invalid_argument(
-                "reason",
-                "1 to 2,000 characters",
-            )));
-        }
+        identifier("reason", &reason, MAX_RECALL_REASON).map_err(status)?;
         if robot_ids.len() > MAX_RECALL_ROBOTS {
             return Err(status(ApiError::invalid_argument(
                 "robot_ids",

@@ -46,7 +46,15 @@ impl App {
             .with_context(|| format!("opening the registry database {}", redact_url(url)))?;
         let holder_key = holder_key(&config, db.backend)?;
         let tls = config.server.tls.load()?;
-        let options = config.server.serve_options(tls);
+        let mut options = config
+            .server
+            .serve_options(tls, config.database_connections);
+        // RecordEvent queues in front of the database by itself (group
+        // commit): as many calls as its writers' groups hold may wait there.
+        options.admission.method_limits.push((
+            format!("/{SERVICE_NAME}/RecordEvent"),
+            crate::event_writer::CAPACITY,
+        ));
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = RegistryStore::new(db);
         store.adopt_unplaced_recalls(&home).await?;
@@ -54,7 +62,8 @@ impl App {
             None => None,
             Some(addr) => Some(web(&config, addr, store.clone(), home.clone()).await?),
         };
-        let api = RegistryApi::new(store, home, holder_key);
+        let api = RegistryApi::new(store, home, holder_key)
+            .with_max_clock_skew(config.server.max_clock_skew());
         Ok(Self { server, api, web })
     }
 
@@ -154,5 +163,13 @@ fn redact_url(url: &str) -> String {
             format!("{}://…@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_one_set_for_both_engines() {
+        super::MIGRATIONS.check().unwrap();
     }
 }

@@ -12,7 +12,7 @@ use robotid_platform::authz::Tier;
 use robotid_platform::error::ApiError;
 use robotid_platform::wire::status_to_wire;
 use robotid_platform::wire::{
-    non_empty, production_from_wire, robot_id, timestamp_from_wire, timestamp_to_wire,
+    identifier, non_empty, production_from_request, reported_time, robot_id, timestamp_to_wire,
 };
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as pb;
@@ -305,11 +305,16 @@ pub fn history_problem_to_wire(problem: ChainProblem) -> pb::HistoryProblem {
     }
 }
 
-/// One registration and the time of its first event.
+/// Longest manufacturer and model names, in characters.
+const MAX_NAME: usize = 200;
+
+/// One registration and the time of its first event; reported times may
+/// be at most `max_clock_skew` ahead.
 pub fn registration_from_wire(
     field: &str,
     registration: pb::RobotRegistration,
     home: &CountryCode,
+    max_clock_skew: std::time::Duration,
 ) -> Result<(Registration, Option<Timestamp>), ApiError> {
     let pb::RobotRegistration {
         robot_id: id,
@@ -326,14 +331,10 @@ pub fn registration_from_wire(
         ("manufacturer_name", &manufacturer_name),
         ("model_name", &model_name),
     ] {
-        if value.trim().is_empty() || value.chars().count() > 200 {
-            return Err(ApiError::invalid_argument(
-                format!("{field}.{name}"),
-                "1 to 200 characters",
-            ));
-        }
+        identifier(&format!("{field}.{name}"), value, MAX_NAME)?;
     }
-    let production = production.map(production_from_wire);
+    let production =
+        production_from_request(&format!("{field}.production"), production, max_clock_skew)?;
     let import = import_origin
         .map(|origin| {
             import_origin_from_wire(&format!("{field}.import_origin"), origin, &robot_id, home)
@@ -353,11 +354,14 @@ pub fn registration_from_wire(
             robot_id,
             manufacturer_name,
             model_name,
-            production: production.unwrap_or_default(),
+            production,
             import,
             credential,
         },
-        occur_time.as_ref().map(timestamp_from_wire),
+        occur_time
+            .as_ref()
+            .map(|time| reported_time(&format!("{field}.occur_time"), time, max_clock_skew))
+            .transpose()?,
     ))
 }
 

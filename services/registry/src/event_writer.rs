@@ -26,6 +26,9 @@ pub const MAX_GROUP: usize = 128;
 /// connections from reads.
 const WRITERS: usize = 2;
 
+/// Calls the writers serve at once: a full group in each transaction.
+pub const CAPACITY: usize = WRITERS * MAX_GROUP;
+
 /// Calls waiting beyond the groups in flight. The services' concurrency
 /// limit bounds the callers first; this is a backstop.
 const QUEUE: usize = 4096;
@@ -98,7 +101,7 @@ impl Gatherer {
             // where it finds the first's result.
             if group
                 .iter()
-                .any(|(queued, _)| queued.key.request_id == call.0.key.request_id)
+                .any(|(queued, _)| queued.key.same_request(&call.0.key))
             {
                 self.carried = Some(call);
                 break;

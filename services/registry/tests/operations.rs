@@ -99,6 +99,20 @@ async fn sigterm_reports_not_serving_then_exits_zero_and_reflection_serves_a_gen
         stdout.contains(&format!("robot {} ROBOT_STATUS_REGISTERED", id.as_str())),
         "{stdout}"
     );
+    // This port serves the registry only, and the error details resolve.
+    for other in [
+        "robotid.issuance.v1.IssuanceService",
+        "robotid.transfer.v1.TransferService",
+    ] {
+        assert!(!stdout.contains(other), "{other} listed:\n{stdout}");
+    }
+    for detail in [
+        "google.rpc.ErrorInfo",
+        "google.rpc.BadRequest",
+        "google.rpc.RetryInfo",
+    ] {
+        assert!(stdout.contains(&format!("message {detail}")), "{stdout}");
+    }
 
     // Health from grpcio-health-checking, watched across SIGTERM.
     let mut watcher = Command::new(python)

@@ -83,9 +83,11 @@ impl TransferApi {
     }
 }
 
-/// The key that makes a retry of `message` safe: its `request_id`, and a
-/// fingerprint of the rest (`clear` empties the id in a copy).
+/// The key that makes a retry of `message` by `caller` safe: its
+/// `request_id`, and a fingerprint of the rest (`clear` empties the id in
+/// a copy).
 fn request_key<T: prost::Message + Clone>(
+    caller: &Caller,
     method: &'static str,
     message: &T,
     request_id: &str,
@@ -93,7 +95,7 @@ fn request_key<T: prost::Message + Clone>(
 ) -> Result<RequestKey, Status> {
     let mut copy = message.clone();
     clear(&mut copy);
-    RequestKey::new(method, request_id, &copy).map_err(status)
+    RequestKey::new(caller, method, request_id, &copy).map_err(status)
 }
 
 fn status(error: ApiError) -> Status {
@@ -129,9 +131,13 @@ impl TransferService for TransferApi {
         let caller = Caller::of(&request);
         self.customs_scope(&caller)?;
         let message = request.into_inner();
-        let key = request_key("RequestClearance", &message, &message.request_id, |m| {
-            m.request_id.clear()
-        })?;
+        let key = request_key(
+            &caller,
+            "RequestClearance",
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+        )?;
         let clearance =
             clearance_request_from_wire(message, &self.home, &caller).map_err(status)?;
         // Customs file as their own office only.
@@ -222,9 +228,13 @@ impl TransferService for TransferApi {
     ) -> Result<Response<pb::Transfer>, Status> {
         let caller = Caller::of(&request);
         let message = request.into_inner();
-        let key = request_key("ConfirmDeparture", &message, &message.request_id, |m| {
-            m.request_id.clear()
-        })?;
+        let key = request_key(
+            &caller,
+            "ConfirmDeparture",
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+        )?;
         let pb::ConfirmDepartureRequest {
             request_id: _,
             name,
@@ -239,9 +249,13 @@ impl TransferService for TransferApi {
     ) -> Result<Response<pb::Transfer>, Status> {
         let caller = Caller::of(&request);
         let message = request.into_inner();
-        let key = request_key("ConfirmArrival", &message, &message.request_id, |m| {
-            m.request_id.clear()
-        })?;
+        let key = request_key(
+            &caller,
+            "ConfirmArrival",
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+        )?;
         let pb::ConfirmArrivalRequest {
             request_id: _,
             name,
@@ -255,9 +269,13 @@ impl TransferService for TransferApi {
     ) -> Result<Response<pb::Transfer>, Status> {
         let caller = Caller::of(&request);
         let message = request.into_inner();
-        let key = request_key("WithdrawClearance", &message, &message.request_id, |m| {
-            m.request_id.clear()
-        })?;
+        let key = request_key(
+            &caller,
+            "WithdrawClearance",
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+        )?;
         let pb::WithdrawClearanceRequest {
             request_id: _,
             name,
@@ -272,9 +290,13 @@ impl TransferService for TransferApi {
     ) -> Result<Response<pb::TrustedRegistry>, Status> {
         let caller = Caller::of(&request);
         let message = request.into_inner();
-        let key = request_key("AddTrustedRegistry", &message, &message.request_id, |m| {
-            m.request_id.clear()
-        })?;
+        let key = request_key(
+            &caller,
+            "AddTrustedRegistry",
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+        )?;
         let pb::AddTrustedRegistryRequest {
             request_id: _,
             trusted_registry,
@@ -336,6 +358,7 @@ impl TransferService for TransferApi {
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let key = request_key(
+            &caller,
             "RevokeTrustedRegistry",
             &message,
             &message.request_id,

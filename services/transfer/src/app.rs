@@ -61,7 +61,9 @@ impl App {
         let channel = lazy_channel_with(&config.registry_url, tls.as_ref())
             .context("--registry-url (ROBOTID_REGISTRY_URL)")?;
         let registry = Registry::new(channel, config.registry_timeout());
-        let options = config.server.serve_options(tls);
+        let options = config
+            .server
+            .serve_options(tls, config.database_connections);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = TransferStore::new(db.clone());
         let customs = Arc::new(Customs::new(
@@ -109,5 +111,13 @@ impl App {
         self.db.pool.close().await;
         served?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_one_set_for_both_engines() {
+        super::MIGRATIONS.check().unwrap();
     }
 }

@@ -13,7 +13,7 @@ use robotid_domain::transfer::{Direction, Transfer, TransferState, TrustedKey};
 use robotid_platform::error::ApiError;
 use robotid_platform::identity::Caller;
 use robotid_platform::wire::{
-    production_from_wire, robot_id, timestamp_from_wire, timestamp_to_wire,
+    identifier, production_from_wire, robot_id, timestamp_from_request, timestamp_to_wire,
 };
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as registry;
@@ -118,13 +118,9 @@ fn country(field: &str, value: &str) -> Result<CountryCode, ApiError> {
     CountryCode::parse(value).map_err(|e| ApiError::invalid_argument(field, e))
 }
 
+/// A declarant or an office: one line of visible text.
 fn text(field: &str, value: String) -> Result<String, ApiError> {
-    if value.trim().is_empty() || value.chars().count() > MAX_TEXT {
-        return Err(ApiError::invalid_argument(
-            field,
-            format!("1 to {MAX_TEXT} characters"),
-        ));
-    }
+    identifier(field, &value, MAX_TEXT)?;
     Ok(value)
 }
 
@@ -323,10 +319,15 @@ pub fn trusted_from_wire(
             format!("the key id of this public key is {kid}"),
         ));
     }
-    let not_before = not_before.as_ref().map(timestamp_from_wire).unwrap_or(now);
+    let not_before = not_before
+        .as_ref()
+        .map(|time| timestamp_from_request("not_before", time))
+        .transpose()?
+        .unwrap_or(now);
     let not_after = not_after
         .as_ref()
-        .map(timestamp_from_wire)
+        .map(|time| timestamp_from_request("not_after", time))
+        .transpose()?
         .ok_or_else(|| ApiError::invalid_argument("not_after", "required: keys expire"))?;
     if not_after <= not_before {
         return Err(ApiError::invalid_argument(

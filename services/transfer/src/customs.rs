@@ -132,7 +132,7 @@ impl Customs {
         if let Some(done) = self.store.done(key).await? {
             return self.stored(done).await;
         }
-        let id = TransferId::for_request(&key.request_id);
+        let id = TransferId::for_request(&key.caller, &key.request_id);
         let now = Timestamp::now();
         let outcome = match request.direction {
             Direction::Export => self.export(&id, &request, now).await?,

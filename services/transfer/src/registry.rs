@@ -8,11 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use robotid_domain::code::RobotId;
+use robotid_platform::client::RpcChannel;
 use robotid_platform::rpc_telemetry::{PropagateTraceContext, TracedChannel};
 use robotid_proto::common::v1::EventType;
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
@@ -77,7 +77,7 @@ impl RegistryError {
 impl Registry {
     /// Calls over `channel` carry the customs call's trace context, so
     /// that the registry's spans join its trace.
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    pub fn new(channel: RpcChannel, timeout: Duration) -> Self {
         Self {
             client: RegistryServiceClient::with_interceptor(channel, PropagateTraceContext),
             timeout,

@@ -159,19 +159,18 @@ impl TransferStore {
     /// a completed request is answered without asking the registry again,
     /// and a new one leaves nothing behind if it then fails.
     pub async fn done(&self, key: &RequestKey) -> Result<Option<String>, ApiError> {
-        let row: Option<(String, Vec<u8>, Option<String>)> = sqlx::query_as(
-            "SELECT method, fingerprint, result FROM requests WHERE request_id = $1",
+        let row: Option<(Vec<u8>, Option<String>)> = sqlx::query_as(
+            "SELECT fingerprint, result FROM requests \
+             WHERE caller = $1 AND method = $2 AND request_id = $3",
         )
+        .bind(&key.caller)
+        .bind(key.method)
         .bind(&key.request_id)
         .fetch_optional(&self.db.pool)
         .await?;
         match row {
             None => Ok(None),
-            Some((method, fingerprint, result))
-                if method == key.method && fingerprint == key.fingerprint =>
-            {
-                Ok(result)
-            }
+            Some((fingerprint, result)) if fingerprint == key.fingerprint => Ok(result),
             Some(_) => Err(ApiError::request_id_reused(&key.request_id)),
         }
     }

@@ -294,7 +294,7 @@ async fn retries_are_answered_and_confirmations_follow_the_states(db: TestDb) {
     // the retry finds the robots cleared under its own request id and
     // completes, recording nothing twice.
     let lost = export("CN", "DE", &[&r2], false);
-    let id = TransferId::for_request(&lost.request_id);
+    let id = TransferId::for_request("robotid://customs/CN-SHA", &lost.request_id);
     cn.registry_as("transfer")
         .await
         .record_events(registry::RecordEventsRequest {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use robotid_platform::client::{Retrying, RpcChannel};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::endpoints::{Endpoints, Service};
 
@@ -87,12 +88,14 @@ impl Globals {
     }
 }
 
-/// A connected channel to `service`, over TLS with the chosen identity.
+/// A connected channel to `service`, over TLS with the chosen identity;
+/// its calls retry UNAVAILABLE and RESOURCE_EXHAUSTED with a RetryInfo
+/// (`robotid_platform::client`).
 pub async fn connect(
     globals: &Globals,
     args: &ClientArgs,
     service: Service,
-) -> anyhow::Result<Channel> {
+) -> anyhow::Result<RpcChannel> {
     let url = match &args.server {
         Some(url) => url.clone(),
         None => match globals.endpoints()? {
@@ -111,9 +114,10 @@ pub async fn connect(
     } else if args.identity.is_some() || args.cert.is_some() {
         anyhow::bail!("{url} is plaintext: an identity needs an https:// server");
     }
-    endpoint.connect().await.with_context(|| {
+    let channel = endpoint.connect().await.with_context(|| {
         format!("cannot reach {url} (is `robotid dev` running, with this --data-dir?)")
-    })
+    })?;
+    Ok(Retrying::new(channel))
 }
 
 fn tls_config(globals: &Globals, args: &ClientArgs) -> anyhow::Result<ClientTlsConfig> {
@@ -170,5 +174,25 @@ impl RequestIdArg {
             Some(id) => Ok(id.clone()),
             None => fresh_request_id(),
         }
+    }
+}
+
+/// Every item of a paged list (AIP-158): `fetch` asks for the page at a
+/// token (empty for the first) and answers its items and the next token,
+/// empty on the last page.
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
     }
 }

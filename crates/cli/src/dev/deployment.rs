@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::{ClientArgs, Globals, connect};
 use crate::endpoints::{Endpoints, Service};
-use tonic::transport::Channel;
+use robotid_platform::client::RpcChannel;
 
 /// Where one deployment keeps its files.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ impl Deployment {
 
     /// A channel to one of its services as its regulator, as `robotid
     /// --data-dir DIR ... --as regulator` would call it.
-    pub async fn regulator(&self, service: Service) -> anyhow::Result<Channel> {
+    pub async fn regulator(&self, service: Service) -> anyhow::Result<RpcChannel> {
         let globals = Globals {
             data_dir: self.layout.dir.clone(),
             json: false,

@@ -1,5 +1,7 @@
-//! A real `robotid dev` for the command line's end-to-end tests, and the
-//! `robotid` commands they run against it.
+//! What the command line's end-to-end tests share: a real `robotid dev`
+//! in a temporary directory on ports the OS chooses, the `robotid` binary
+//! and the commands they run against it, and the README's marked shell
+//! blocks, run word for word.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -12,6 +14,16 @@ pub const ROBOTID: &str = env!("CARGO_BIN_EXE_robotid");
 /// `robotid dev` prints this when it serves (see `dev::READY`).
 pub const READY: &str = "robotid dev is ready";
 pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// The shell block that follows `marker` in the README.
+pub fn readme_block(marker: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let after = &readme[readme.find(marker).expect("the marker") + marker.len()..];
+    let start = after.find("```sh\n").expect("a sh block after the marker") + "```sh\n".len();
+    let block = &after[start..];
+    block[..block.find("```").expect("the block's end")].to_owned()
+}
 
 /// A running `robotid dev`, stopped with SIGTERM.
 pub struct Dev {
@@ -104,4 +116,22 @@ pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// Runs `script` in bash (stopping at the first failure) in `dir`, with
+/// the `robotid` binary on the path, as a reader's terminal would.
+pub fn run_script(dir: &Path, script: &str) -> Output {
+    let bin_dir = Path::new(ROBOTID).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove("ROBOTID_DATA_DIR")
+        .output()
+        .expect("bash runs")
 }

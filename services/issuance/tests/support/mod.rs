@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)] // Not every test binary refuses.
-pub use robotid_test_support::{assert_refused, unique};
+pub use robotid_test_support::{assert_invalid, assert_refused, unique};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use robotid_credential::{SigningKey, VerifyingKey};
 use robotid_issuance::relay::{DELIVERY_HEALTH_SERVICE, RelayStatus};
 use robotid_issuance::{App, IssuanceConfig};
+use robotid_platform::client::{Retrying, RpcChannel};
 use robotid_proto::common::v1 as common;
 use robotid_proto::issuance::v1 as pb;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
@@ -20,11 +21,10 @@ use robotid_registry::RegistryConfig;
 use robotid_test_support::TestDb;
 use robotid_test_support::tls::{channel, service_tls};
 use tokio::sync::{oneshot, watch};
+use tonic::Status;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_types::StatusExt;
 
 /// Longest any test waits for something to happen before failing.
 pub const DEADLINE: Duration = Duration::from_secs(120);
@@ -243,8 +243,12 @@ impl IssuanceHome {
         });
         TestIssuance {
             addr,
-            client: IssuanceServiceClient::new(channel(addr, Some("regulator")).await),
-            manufacturer: IssuanceServiceClient::new(channel(addr, Some("manufacturer")).await),
+            client: IssuanceServiceClient::new(Retrying::new(
+                channel(addr, Some("regulator")).await,
+            )),
+            manufacturer: IssuanceServiceClient::new(Retrying::new(
+                channel(addr, Some("manufacturer")).await,
+            )),
             health: HealthClient::new(channel(addr, None).await),
             public_key,
             relay,
@@ -268,10 +272,12 @@ impl IssuanceHome {
 
 pub struct TestIssuance {
     pub addr: SocketAddr,
-    /// As the regulator, who admits manufacturers and approves models.
-    pub client: IssuanceServiceClient<Channel>,
+    /// As the regulator, who admits manufacturers and approves models. Its
+    /// calls, and the manufacturer's, honour RetryInfo as every client of
+    /// the API does (the service sheds what it cannot serve at once).
+    pub client: IssuanceServiceClient<RpcChannel>,
     /// As manufacturer 0001, who issues.
-    pub manufacturer: IssuanceServiceClient<Channel>,
+    pub manufacturer: IssuanceServiceClient<RpcChannel>,
     pub health: HealthClient<Channel>,
     pub public_key: VerifyingKey,
     pub relay: watch::Receiver<RelayStatus>,
@@ -451,17 +457,4 @@ pub fn disjoint_ids<'a>(
         }
     }
     seen
-}
-
-/// Asserts INVALID_ARGUMENT naming `field`.
-#[track_caller]
-pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) -> Status {
-    let status = assert_refused(result, Code::InvalidArgument, "INVALID_ARGUMENT");
-    let details = status.get_error_details();
-    let violations = &details
-        .bad_request()
-        .expect("BadRequest present")
-        .field_violations;
-    assert_eq!(violations[0].field, field, "{status:?}");
-    status
 }
