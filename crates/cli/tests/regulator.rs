@@ -4,18 +4,10 @@
 //! the access log read and verified, a trust-list key revoked, and a
 //! recall. And `trust add`, which the path does not show.
 
-use std::path::Path;
-
 mod support;
 use support::{Dev, json, readme_block, robotid, run_script};
 
 const MARKER: &str = "<!-- regulator: crates/cli/tests/regulator.rs runs this block -->";
-
-/// Whether this build of `robotid` has the `recall` commands, which the
-/// path ends with.
-fn has_recall_commands(dir: &Path) -> bool {
-    robotid(dir, &["recall", "--help"]).status.success()
-}
 
 #[test]
 fn the_readme_regulator_path_admits_a_manufacturer_that_then_issues() {
@@ -23,18 +15,7 @@ fn the_readme_regulator_path_admits_a_manufacturer_that_then_issues() {
     let dir = dir.path();
     let dev = Dev::start(dir);
 
-    let mut block = readme_block(MARKER);
-    if !has_recall_commands(dir) {
-        // `robotid recall` comes with the registry's recall work (#12
-        // item 10); until then the path runs up to its recall step.
-        let cut = block.find("robotid recall").expect("the recall step");
-        let cut = block[..cut].rfind("\n#").map_or(cut, |comment| comment + 1);
-        block.truncate(cut);
-        eprintln!(
-            "note: `robotid recall` is not in this build; ran the path up to its recall step"
-        );
-    }
-    let path = run_script(dir, &block);
+    let path = run_script(dir, &readme_block(MARKER));
     assert!(
         path.status.success(),
         "the README's regulator path failed:\n{}\n{}",
@@ -86,6 +67,16 @@ fn the_readme_regulator_path_admits_a_manufacturer_that_then_issues() {
     assert!(robot.starts_with("CN0002AD0001"), "{robot}");
     let card = json(dir, &["resolve", robot, "--full", "--as", "regulator"]);
     assert_eq!(card["status"], "IN_MARKET", "{card}");
+    // The model's recall holds it, and its public card says why.
+    let recalls = json(dir, &["recall", "list", "--as", "regulator"]);
+    let recall = &recalls["recalls"][0];
+    assert_eq!(recall["model_code"], "AD0001", "{recalls}");
+    let public = json(dir, &["resolve", robot]);
+    assert_eq!(public["recalled"], true, "{public}");
+    assert!(
+        public.to_string().contains("Hip actuator may overheat"),
+        "{public}"
+    );
     // Its certificate is the manufacturer's own, not the demo's: it may
     // not act for manufacturer 0001.
     let other = robotid(
