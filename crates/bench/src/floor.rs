@@ -351,6 +351,27 @@ impl RegistryService for FloorRegistry {
         floor_only()
     }
 
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        _: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        _: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProof>, RpcStatus> {
+        floor_only()
+    }
+
     async fn list_recalls(
         &self,
         _: Request<pb::ListRecallsRequest>,

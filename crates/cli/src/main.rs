@@ -18,6 +18,7 @@ mod events;
 mod health;
 mod issue;
 mod label;
+mod log;
 mod pki;
 mod recall;
 mod resolve;
@@ -97,6 +98,10 @@ enum Command {
     /// optionally its signed credential), with the code underneath, for a
     /// 25 mm label (SVG or PNG).
     Label(label::LabelArgs),
+    /// The registry's transparency log: its checkpoint, an audit of the
+    /// whole log, the inclusion proof of a robot's newest event.
+    #[command(subcommand)]
+    Log(log::Command),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +130,7 @@ async fn run(command: Command, globals: &client::Globals) -> anyhow::Result<Exit
     match command {
         Command::Dev(args) => dev::run(args, &globals.data_dir).await,
         Command::Issue(args) => issue::run(args, globals).await,
+        Command::Log(command) => log::run(command, globals).await,
         Command::Resolve(args) => resolve::run(args, globals).await,
         Command::Record(args) => events::record(args, globals).await,
         Command::History(args) => events::history(args, globals).await,

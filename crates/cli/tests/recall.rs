@@ -21,6 +21,8 @@ each_backend!(a_recall_is_opened_listed_and_read_from_the_command_line);
 async fn spawn_registry(db: &TestDb, keys: &Path) -> SocketAddr {
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.server.tls = service_tls("registry");
+    config.log_key_file = Some(robotid_test_support::keys::log_key_file());
+    config.log_origin = Some(robotid_test_support::keys::TEST_LOG_ORIGIN.into());
     let key = keys.join("holder-key");
     std::fs::write(&key, [7u8; 32]).unwrap();
     config.holder_key_file = Some(key);

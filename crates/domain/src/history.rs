@@ -162,6 +162,11 @@ pub struct Event {
     pub version: u8,
     pub previous_hash: Digest,
     pub hash: Digest,
+    /// Its leaf's index in the registry's transparency log, once stored
+    /// there; `None` for an event not yet written, or written before the
+    /// registry kept a log. Not part of the hash: the leaf commits to the
+    /// hash, not the other way round.
+    pub log_index: Option<u64>,
 }
 
 /// An event before it is hashed into the chain.
@@ -196,6 +201,7 @@ impl EventDraft {
             version: Event::VERSION,
             previous_hash,
             hash: Digest::GENESIS,
+            log_index: None,
         };
         event.hash = event.content_hash(standing_after);
         event
@@ -300,6 +306,13 @@ pub enum ChainProblem {
     /// The robot's record (status, holds, jurisdiction, holder, issue
     /// time) is not what replaying its history gives.
     RecordDiffers,
+    /// The transparency log holds an event of this robot that its stored
+    /// history does not: the newest events were deleted (the head rolled
+    /// back with them), or an event was removed from the middle.
+    MissingFromHistory,
+    /// A stored event is not the one the log holds at its index, or its
+    /// leaf is not in the log's tree.
+    LogMismatch,
 }
 
 /// The outcome of walking a robot's stored history.

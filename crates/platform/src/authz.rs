@@ -169,6 +169,19 @@ pub const RPCS: &[(&str, &[Allow])] = &[
         "/robotid.registry.v1.RegistryService/VerifyAccessLog",
         &[R(Role::Regulator)],
     ),
+    // The transparency log is public, as at `{web}/log/`.
+    (
+        "/robotid.registry.v1.RegistryService/GetCheckpoint",
+        &[Public],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/GetInclusionProof",
+        &[Public],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/GetConsistencyProof",
+        &[Public],
+    ),
     // Issuance.
     (
         "/robotid.issuance.v1.IssuanceService/CreateManufacturer",

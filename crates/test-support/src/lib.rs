@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod http;
 pub mod identities;
+pub mod keys;
 pub mod process;
 pub mod python;
 pub mod reflection;

@@ -351,7 +351,11 @@ impl RegistryService for RegistryApi {
             .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
         let tier = authz::tier(&caller, &self.home, robot.standing.holder.as_ref());
         let notices = recall_notices(&self.store, &robot).await.map_err(status)?;
-        Ok(Response::new(robot_to_wire(&robot, view, tier, &notices)))
+        let mut wire = robot_to_wire(&robot, view, tier, &notices);
+        if tier >= Tier::Participant {
+            wire.head_log_index = self.store.head_log_index(&robot).await.map_err(status)?;
+        }
+        Ok(Response::new(wire))
     }
 
     async fn record_event(
@@ -905,9 +909,24 @@ impl RegistryService for RegistryApi {
         &self,
         _request: Request<pb::VerifyAccessLogRequest>,
     ) -> Result<Response<pb::VerifyAccessLogResponse>, Status> {
-        let verdict = access_log::verify(&self.store.database().pool)
+        let mut verdict = access_log::verify(&self.store.database().pool)
             .await
             .map_err(status)?;
+        // Intact chains may still be truncated ones: compare the heads with
+        // the newest anchor in the transparency log.
+        if let (LogVerdict::Intact { .. }, Some(log)) = (&verdict, self.store.log()) {
+            let mut connection = log.pool().acquire().await.map_err(|e| status(e.into()))?;
+            if let Some(found) = crate::log::verify::access_log(&mut connection)
+                .await
+                .map_err(|e| status(e.into()))?
+            {
+                verdict = LogVerdict::Broken {
+                    shard: found.shard,
+                    sequence: found.sequence,
+                    problem: found.problem,
+                };
+            }
+        }
         Ok(Response::new(match verdict {
             LogVerdict::Intact { entries } => pb::VerifyAccessLogResponse {
                 intact: true,
@@ -926,6 +945,134 @@ impl RegistryService for RegistryApi {
                 problem,
             },
         }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        let signed = self.latest_checkpoint().await?;
+        let checkpoint = signed.checkpoint();
+        Ok(Response::new(pb::Checkpoint {
+            signed_note: signed.to_string(),
+            origin: checkpoint.origin().to_owned(),
+            tree_size: checkpoint.size(),
+            root_hash: checkpoint.root().to_vec(),
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, Status> {
+        let pb::GetInclusionProofRequest {
+            log_index,
+            tree_size,
+        } = request.into_inner();
+        let latest = self.latest_checkpoint().await?;
+        let size = tree_size_at_most(tree_size, latest.checkpoint().size(), "tree_size")?;
+        if log_index >= size {
+            return Err(status(ApiError::invalid_argument(
+                "log_index",
+                format!("{log_index} is not below the tree size {size}"),
+            )));
+        }
+        let log = self.transparency_log()?;
+        let (hashes, entry) = log.inclusion_proof(log_index, size).await.map_err(status)?;
+        let checkpoint = self.checkpoint_of_size(size, latest).await?;
+        Ok(Response::new(pb::InclusionProof {
+            log_index,
+            tree_size: size,
+            hashes: hashes.iter().map(|hash| hash.to_vec()).collect(),
+            entry,
+            checkpoint,
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProof>, Status> {
+        let pb::GetConsistencyProofRequest {
+            first_tree_size,
+            second_tree_size,
+        } = request.into_inner();
+        let latest = self.latest_checkpoint().await?;
+        let second = tree_size_at_most(
+            second_tree_size,
+            latest.checkpoint().size(),
+            "second_tree_size",
+        )?;
+        if first_tree_size > second {
+            return Err(status(ApiError::invalid_argument(
+                "first_tree_size",
+                format!("{first_tree_size} is above the second tree size {second}"),
+            )));
+        }
+        let log = self.transparency_log()?;
+        let hashes = log
+            .consistency_proof(first_tree_size, second)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ConsistencyProof {
+            first_tree_size,
+            second_tree_size: second,
+            hashes: hashes.iter().map(|hash| hash.to_vec()).collect(),
+        }))
+    }
+}
+
+impl RegistryApi {
+    fn transparency_log(&self) -> Result<&crate::log::TransparencyLog, Status> {
+        self.store.log().ok_or_else(|| {
+            status(ApiError::failed_precondition(
+                "NO_TRANSPARENCY_LOG",
+                "this registry runs without a transparency log (--log-key-file unset)",
+            ))
+        })
+    }
+
+    async fn latest_checkpoint(&self) -> Result<robotid_tlog::SignedCheckpoint, Status> {
+        self.transparency_log()?
+            .checkpoint()
+            .await
+            .map_err(status)?
+            .ok_or_else(|| {
+                status(ApiError::unavailable(
+                    "NO_CHECKPOINT_YET",
+                    "the log has not signed its first checkpoint; retry in a second",
+                ))
+            })
+    }
+
+    /// The signed checkpoint of `size`: the newest, or the one kept.
+    async fn checkpoint_of_size(
+        &self,
+        size: u64,
+        latest: robotid_tlog::SignedCheckpoint,
+    ) -> Result<String, Status> {
+        if latest.checkpoint().size() == size {
+            return Ok(latest.to_string());
+        }
+        let log = self.transparency_log()?;
+        let note = log.checkpoint_note(size).await.map_err(status)?;
+        Ok(note.unwrap_or_default())
+    }
+}
+
+/// `requested`, or the newest checkpoint's size for 0; never beyond it.
+fn tree_size_at_most(requested: u64, latest: u64, field: &str) -> Result<u64, Status> {
+    match requested {
+        0 => Ok(latest),
+        size if size <= latest => Ok(size),
+        size => Err(status(
+            ApiError::new(
+                tonic::Code::OutOfRange,
+                "BEYOND_CHECKPOINT",
+                format!("{field} {size} is beyond the newest checkpoint's size {latest}"),
+            )
+            .with_field_violation(field, "beyond the newest checkpoint"),
+        )),
     }
 }
 

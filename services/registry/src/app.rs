@@ -15,6 +15,7 @@ use tonic::service::Routes;
 
 use crate::api::RegistryApi;
 use crate::config::{DEFAULT_PORT, RegistryConfig};
+use crate::log::TransparencyLog;
 use crate::store::RegistryStore;
 use crate::web::{self, Web};
 use robotid_credential::VerifyingKey;
@@ -34,6 +35,8 @@ pub struct App {
     api: RegistryApi,
     /// The public HTTP listener and its card, with `--http-listen`.
     web: Option<(PublicHttp, Web)>,
+    /// The transparency log, with `--log-key-file`.
+    log: Option<TransparencyLog>,
 }
 
 impl App {
@@ -56,15 +59,44 @@ impl App {
             crate::event_writer::CAPACITY,
         ));
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
-        let store = RegistryStore::new(db);
-        store.adopt_unplaced_recalls(&home).await?;
-        let web = match config.http_listen {
+        let http = match config.http_listen {
             None => None,
-            Some(addr) => Some(web(&config, addr, store.clone(), home.clone()).await?),
+            Some(addr) => Some(
+                PublicHttp::bind(addr, HttpOptions::default())
+                    .await
+                    .with_context(|| format!("cannot listen on --http-listen {addr}"))?,
+            ),
+        };
+        let public_url = config.public_url.clone().or_else(|| {
+            http.as_ref()
+                .map(|http| format!("http://{}", http.local_addr()))
+        });
+        let log = transparency_log(&config, &db, public_url.as_deref()).await?;
+        let mut store = RegistryStore::new(db);
+        if let Some(log) = &log {
+            store = store.with_log(log.clone());
+        }
+        store.adopt_unplaced_recalls(&home).await?;
+        let web = match http {
+            None => None,
+            Some(http) => {
+                let public_url = public_url.unwrap_or_default();
+                Some((http, web(&config, store.clone(), home.clone(), public_url)?))
+            }
         };
         let api = RegistryApi::new(store, home, holder_key)
             .with_max_clock_skew(config.server.max_clock_skew());
-        Ok(Self { server, api, web })
+        Ok(Self {
+            server,
+            api,
+            web,
+            log,
+        })
+    }
+
+    /// The transparency log's origin and verifier key, when it keeps one.
+    pub fn log(&self) -> Option<&TransparencyLog> {
+        self.log.as_ref()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -86,52 +118,106 @@ impl App {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let routes = Routes::new(RegistryServiceServer::new(self.api));
-        let Some((http, web)) = self.web else {
-            self.server.serve(routes, &[SERVICE_NAME], shutdown).await?;
-            return Ok(());
-        };
-        // One stop signal for both listeners: the public one stops taking
-        // requests when gRPC starts draining, and both finish what they have.
+        // One stop signal for every task: the public listener stops taking
+        // requests when gRPC starts draining, and all finish what they have.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let mut http_stopped = stopped.clone();
-        let public = tokio::spawn(http.serve(web::router(web), async move {
-            let _ = http_stopped.wait_for(|stopped| *stopped).await;
-        }));
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        };
+        let integrator = self
+            .log
+            .clone()
+            .map(|log| tokio::spawn(log.run(until_stopped(stopped.clone()))));
+        let public = self.web.map(|(http, web)| {
+            let mut router = web::router(web);
+            if let Some(log) = self.log.clone() {
+                router = router.merge(crate::log::http::router(log));
+            }
+            tokio::spawn(http.serve(router, until_stopped(stopped.clone())))
+        });
         let served = self.server.serve(routes, &[SERVICE_NAME], shutdown).await;
-        // gRPC stopped (drained, or failed): the public listener stops too.
+        // gRPC stopped (drained, or failed): the others stop too.
         drop(stopped);
-        let public = public.await.context("the public HTTP listener panicked")?;
+        if let Some(public) = public {
+            let public = public.await.context("the public HTTP listener panicked")?;
+            public.context("the public HTTP listener failed")?;
+        }
+        if let Some(integrator) = integrator {
+            integrator
+                .await
+                .context("the transparency log's integrator panicked")?;
+        }
         served?;
-        public.context("the public HTTP listener failed")?;
         Ok(())
     }
 }
 
-/// The public listener, bound, and the card it serves.
-async fn web(
+/// The card the public listener serves.
+fn web(
     config: &RegistryConfig,
-    addr: SocketAddr,
     store: RegistryStore,
     home: CountryCode,
-) -> anyhow::Result<(PublicHttp, Web)> {
-    let http = PublicHttp::bind(addr, HttpOptions::default())
-        .await
-        .with_context(|| format!("cannot listen on --http-listen {addr}"))?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", http.local_addr()));
+    public_url: String,
+) -> anyhow::Result<Web> {
     let own_key = config
         .credential_public_key_file
         .as_deref()
         .map(VerifyingKey::load)
         .transpose()
         .context("--credential-public-key-file")?;
-    Ok((http, Web::new(store, home, public_url, own_key)))
+    Ok(Web::new(store, home, public_url, own_key))
+}
+
+/// The log, with `--log-key-file`; without it, a start-up refusal if the
+/// database already keeps one (its leaves would stop, unnoticed).
+async fn transparency_log(
+    config: &RegistryConfig,
+    db: &Database,
+    public_url: Option<&str>,
+) -> anyhow::Result<Option<TransparencyLog>> {
+    let Some(path) = &config.log_key_file else {
+        let mut connection = db.pool.acquire().await?;
+        if crate::log::store::leaf_count(&mut connection).await? > 0 {
+            anyhow::bail!(
+                "this registry keeps a transparency log: start it with --log-key-file \
+                 (ROBOTID_LOG_KEY_FILE)"
+            );
+        }
+        tracing::warn!("no --log-key-file: this registry keeps no transparency log");
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --log-key-file {}", path.display()))?;
+    let key =
+        <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_pem(
+            pem.trim(),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "--log-key-file {}: not an Ed25519 PKCS#8 PEM key: {e}",
+                path.display()
+            )
+        })?;
+    let origin = match (&config.log_origin, public_url) {
+        (Some(origin), _) => origin.clone(),
+        (None, Some(url)) => robotid_tlog::origin_from_prefix(&format!("{url}/log")),
+        (None, None) => anyhow::bail!(
+            "the transparency log needs its origin: set --log-origin, --public-url or --http-listen"
+        ),
+    };
+    let log = TransparencyLog::new(
+        db.pool.clone(),
+        key,
+        origin,
+        std::time::Duration::from_millis(config.log_integration_ms.max(1)),
+    )
+    .context("the log's origin is not a valid key name")?;
+    tracing::info!(origin = log.origin(), key = %log.verifier_key(), "transparency log");
+    Ok(Some(log))
 }
 
 fn holder_key(config: &RegistryConfig, backend: Backend) -> anyhow::Result<HolderKey> {

@@ -47,6 +47,25 @@ pub struct RegistryConfig {
     /// imported robots are published.
     #[arg(long, env = "ROBOTID_CREDENTIAL_PUBLIC_KEY_FILE")]
     pub credential_public_key_file: Option<PathBuf>,
+
+    /// The transparency log's Ed25519 signing key (PKCS#8 PEM), not the
+    /// credential key: every event becomes a leaf of the registry's log,
+    /// whose checkpoints this key signs. Unset: no log is kept (refused
+    /// once a log was kept, so none of its leaves go missing).
+    #[arg(long, env = "ROBOTID_LOG_KEY_FILE")]
+    pub log_key_file: Option<PathBuf>,
+
+    /// The log's origin line (and its key's name). Default: the public URL
+    /// with `/log` and without the scheme, as c2sp.org/tlog-tiles
+    /// recommends (`id.example.cn/log`). It must never change.
+    #[arg(long, env = "ROBOTID_LOG_ORIGIN")]
+    pub log_origin: Option<String>,
+
+    /// Longest wait, in milliseconds, between an event and a checkpoint
+    /// that covers it (the integration delay), and the pace of checkpoints
+    /// under load.
+    #[arg(long, env = "ROBOTID_LOG_INTEGRATION_MS", default_value_t = 250)]
+    pub log_integration_ms: u64,
 }
 
 impl RegistryConfig {
@@ -60,6 +79,9 @@ impl RegistryConfig {
             http_listen: None,
             public_url: None,
             credential_public_key_file: None,
+            log_key_file: None,
+            log_origin: None,
+            log_integration_ms: 250,
         }
     }
 }

@@ -214,6 +214,7 @@ pub fn event_to_wire(event: &Event, tier: Tier) -> pb::Event {
         hash: event.hash.to_hex(),
         status_after: status_to_wire(event.status_after).into(),
         redacted,
+        log_index: event.log_index,
     }
 }
 
@@ -302,6 +303,8 @@ pub fn history_problem_to_wire(problem: ChainProblem) -> pb::HistoryProblem {
         ChainProblem::EventsRemoved => P::EventsRemoved,
         ChainProblem::HeadMismatch => P::HeadMismatch,
         ChainProblem::RecordDiffers => P::RobotRecordDiffers,
+        ChainProblem::MissingFromHistory => P::MissingFromHistory,
+        ChainProblem::LogMismatch => P::LogMismatch,
     }
 }
 

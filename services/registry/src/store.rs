@@ -27,6 +27,7 @@ use robotid_platform::identity::Caller;
 use std::collections::HashMap;
 
 use crate::access_log;
+use crate::log::{self, TransparencyLog};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -105,6 +106,9 @@ pub struct EventRequest {
 #[derive(Clone)]
 pub struct RegistryStore {
     db: Database,
+    /// The transparency log every event enters; `None` in a registry run
+    /// without one (`--log-key-file` unset).
+    log: Option<TransparencyLog>,
 }
 
 // Column lists as macros, so that queries stay `&'static str` literals:
@@ -121,7 +125,7 @@ macro_rules! event_columns {
     () => {
         "robot_id, sequence, kind, holder_kind, holder, country, recall, note, component, \
          firmware_version, reference, occurred_at, recorded_at, actor, status_after, version, \
-         previous_hash, hash"
+         previous_hash, hash, log_index, log_salt"
     };
 }
 
@@ -160,7 +164,28 @@ const VERIFY_CHUNK: usize = 100;
 
 impl RegistryStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, log: None }
+    }
+
+    /// The store, entering every event it writes in `log`.
+    pub fn with_log(mut self, log: TransparencyLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    pub fn log(&self) -> Option<&TransparencyLog> {
+        self.log.as_ref()
+    }
+
+    fn logs(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// Wakes the log's integrator after a commit that appended events.
+    fn appended(&self) {
+        if let Some(log) = &self.log {
+            log.appended();
+        }
     }
 
     pub fn database(&self) -> &Database {
@@ -214,8 +239,8 @@ impl RegistryStore {
                     return Err(WriteError::Conflict(robot.robot_id.clone()));
                 }
             }
-            let events: Vec<Event> = new.into_iter().map(|(_, event)| event).collect();
-            insert_events(&mut tx, &events).await?;
+            let mut events: Vec<Event> = new.into_iter().map(|(_, event)| event).collect();
+            insert_events(&mut tx, &mut events, self.logs()).await?;
             outcome.registered += events.len() as u64;
             outcome.already_registered += existing.len() as u64;
         }
@@ -224,6 +249,7 @@ impl RegistryStore {
         idempotency::complete(&mut tx, key, &result).await?;
         access_log::append(&mut tx, access).await?;
         tx.commit().await?;
+        self.appended();
         Ok(outcome)
     }
 
@@ -336,6 +362,8 @@ impl RegistryStore {
         let ids = new.iter().map(|&i| requests[i].robot_id.clone()).collect();
         let mut robots = lock_robots(&mut tx, ids).await?;
         let mut events = Vec::with_capacity(new.len());
+        // Which request each event answers.
+        let mut answers = Vec::with_capacity(new.len());
         let mut changed = Vec::with_capacity(new.len());
         let mut results = Vec::with_capacity(new.len());
         let mut accesses = Vec::with_capacity(new.len());
@@ -355,6 +383,7 @@ impl RegistryStore {
             match &outcome {
                 Ok(event) => {
                     events.push(event.clone());
+                    answers.push(i);
                     changed.push(&request.robot_id);
                     results.push((&request.key, event.sequence.to_string()));
                     accesses.push(request.access.clone());
@@ -363,8 +392,12 @@ impl RegistryStore {
             }
             outcomes[i] = Some(outcome);
         }
-        for chunk in events.chunks(INSERT_CHUNK) {
-            insert_events(&mut tx, chunk).await?;
+        for chunk in events.chunks_mut(INSERT_CHUNK) {
+            insert_events(&mut tx, chunk, self.logs()).await?;
+        }
+        // The answers carry where each event is in the log.
+        for (event, &i) in events.iter().zip(&answers) {
+            outcomes[i] = Some(Ok(event.clone()));
         }
         changed.sort();
         changed.dedup();
@@ -379,6 +412,7 @@ impl RegistryStore {
         idempotency::release_all(&mut tx, &refused).await?;
         access_log::append_all(&mut tx, accesses).await?;
         tx.commit().await?;
+        self.appended();
         Ok(outcomes
             .into_iter()
             .map(|outcome| outcome.expect("every request has an outcome"))
@@ -416,7 +450,7 @@ impl RegistryStore {
             }
             return Ok(events);
         }
-        let events = append_events(&mut tx, caller, drafts, now).await?;
+        let events = append_events(&mut tx, caller, drafts, now, self.logs()).await?;
         let sequences: Vec<String> = events.iter().map(|e| e.sequence.to_string()).collect();
         idempotency::complete(&mut tx, key, &sequences.join(","))
             .await
@@ -425,6 +459,7 @@ impl RegistryStore {
             .await
             .map_err(unattributed)?;
         tx.commit().await.map_err(unattributed)?;
+        self.appended();
         Ok(events)
     }
 
@@ -515,8 +550,8 @@ impl RegistryStore {
                 Err(error) => return Err(error.into()),
             }
         }
-        for chunk in events.chunks(INSERT_CHUNK) {
-            insert_events(&mut tx, chunk).await?;
+        for chunk in events.chunks_mut(INSERT_CHUNK) {
+            insert_events(&mut tx, chunk, self.logs()).await?;
         }
         let changed: Vec<&Robot> = recalled.iter().filter_map(|id| robots.get(*id)).collect();
         for chunk in changed.chunks(INSERT_CHUNK) {
@@ -537,6 +572,7 @@ impl RegistryStore {
             .await?
             .ok_or_else(|| WriteError::Api(corrupt("recalls")))?;
         tx.commit().await?;
+        self.appended();
         Ok(recall)
     }
 
@@ -646,7 +682,35 @@ impl RegistryStore {
         let Some(robot) = load_robot(&mut connection, robot_id).await? else {
             return Ok(None);
         };
-        Ok(Some(verify_chain(&mut connection, &robot).await?))
+        let verdict = verify_chain(&mut connection, &robot).await?;
+        if self.log.is_none() || !matches!(verdict, ChainVerdict::Intact { .. }) {
+            return Ok(Some(verdict));
+        }
+        // An intact chain may still be a truncated one: compare it with
+        // the robot's leaves in the log.
+        let history = history_with_salts(&mut connection, robot_id).await?;
+        Ok(Some(
+            match log::verify::robot_history(&mut connection, robot_id.as_str(), &history).await? {
+                None => verdict,
+                Some(found) => ChainVerdict::Broken {
+                    sequence: found.sequence,
+                    kind: found.kind,
+                    problem: found.problem,
+                },
+            },
+        ))
+    }
+
+    /// The log index of a robot's newest event, for its full view.
+    pub async fn head_log_index(&self, robot: &Robot) -> Result<Option<u64>, ApiError> {
+        let index: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT log_index FROM events WHERE robot_id = $1 AND sequence = $2",
+        )
+        .bind(robot.robot_id.as_str())
+        .bind(robot.event_count as i64)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(index.flatten().map(|index| index as u64))
     }
 
     /// Walks the stored history of a robot already read.
@@ -713,6 +777,7 @@ async fn append_events(
     caller: &Caller,
     drafts: Vec<(RobotId, EventDraft)>,
     now: Timestamp,
+    logs: bool,
 ) -> Result<Vec<Event>, (Option<usize>, WriteError)> {
     let ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
     let mut current = lock_robots(tx, ids).await.map_err(unattributed)?;
@@ -725,8 +790,8 @@ async fn append_events(
         let event = record_on(robot, caller, draft, None, now).map_err(|error| (Some(i), error))?;
         events.push(event);
     }
-    for chunk in events.chunks(INSERT_CHUNK) {
-        insert_events(tx, chunk).await.map_err(unattributed)?;
+    for chunk in events.chunks_mut(INSERT_CHUNK) {
+        insert_events(tx, chunk, logs).await.map_err(unattributed)?;
     }
     let mut ids: Vec<&RobotId> = current.keys().collect();
     ids.sort();
@@ -860,6 +925,22 @@ async fn verify_chain(
     Ok(verifier.finish(robot))
 }
 
+/// A robot's stored events, oldest first, each with its log salt.
+async fn history_with_salts(
+    connection: &mut AnyConnection,
+    robot_id: &RobotId,
+) -> Result<Vec<(Event, Option<log::leaf::Salt>)>, ApiError> {
+    let rows = sqlx::query(SELECT_EVENTS_AFTER)
+        .bind(robot_id.as_str())
+        .bind(0_i64)
+        .bind(i64::MAX)
+        .fetch_all(&mut *connection)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((event_from_row(row)?, log::verify::salt_of(row))))
+        .collect()
+}
+
 async fn insert_robots(
     tx: &mut AnyConnection,
     created: &[(Robot, Event)],
@@ -943,18 +1024,29 @@ async fn insert_credentials(
     Ok(())
 }
 
-async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), sqlx::Error> {
-    const COLUMNS: usize = 18;
+/// Inserts `events`, and with `logs` enters them in the transparency log
+/// first, setting each one's `log_index`.
+async fn insert_events(
+    tx: &mut AnyConnection,
+    events: &mut [Event],
+    logs: bool,
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 20;
     if events.is_empty() {
         return Ok(());
     }
+    let salts = if logs {
+        log::store::append_events(tx, events).await?
+    } else {
+        Vec::new()
+    };
     let rows = value_rows(events.len(), COLUMNS);
     let sql = format!(
         concat!("INSERT INTO events (", event_columns!(), ") VALUES {}"),
         rows
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
-    for event in events {
+    for (i, event) in events.iter().enumerate() {
         let (holder_kind, holder) = holder_columns(event.details.holder.as_ref());
         let details = &event.details;
         query = query
@@ -975,7 +1067,9 @@ async fn insert_events(tx: &mut AnyConnection, events: &[Event]) -> Result<(), s
             .bind(event.status_after.as_str())
             .bind(i64::from(event.version))
             .bind(event.previous_hash.0.to_vec())
-            .bind(event.hash.0.to_vec());
+            .bind(event.hash.0.to_vec())
+            .bind(event.log_index.map(|index| index as i64))
+            .bind(salts.get(i).map(|salt| salt.to_vec()));
     }
     query.execute(&mut *tx).await?;
     Ok(())
@@ -1131,6 +1225,9 @@ fn event_from_row(row: &AnyRow) -> Result<Event, ApiError> {
         previous_hash: Digest::from_slice(&previous)
             .ok_or_else(|| corrupt("events.previous_hash"))?,
         hash: Digest::from_slice(&hash).ok_or_else(|| corrupt("events.hash"))?,
+        log_index: row
+            .try_get::<Option<i64>, _>("log_index")?
+            .map(|index| index as u64),
     })
 }
 

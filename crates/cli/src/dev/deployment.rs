@@ -41,6 +41,17 @@ impl Layout {
         self.dir.join("signing-key.pub.pem")
     }
 
+    /// The registry's transparency-log key (Ed25519, PKCS#8 PEM): it signs
+    /// the log's checkpoints, and nothing else.
+    pub fn log_key(&self) -> PathBuf {
+        self.dir.join("log-key.pem")
+    }
+
+    /// The log's signed-note verifier key (`name+id+key`), for auditors.
+    pub fn log_verifier_key(&self) -> PathBuf {
+        self.dir.join("log.vkey")
+    }
+
     pub fn holder_key(&self) -> PathBuf {
         self.dir.join("holder-key")
     }
@@ -108,6 +119,7 @@ impl Deployment {
         std::fs::write(layout.signing_public_key(), key.verifying_key().to_pem())
             .with_context(|| format!("writing {}", layout.signing_public_key().display()))?;
         robotid_platform::secret::read_or_create(&layout.holder_key(), 32)?;
+        SigningKey::load_or_create(&layout.log_key())?;
         // The services' certificates name `localhost` (and 127.0.0.1).
         let client_host = if host.is_loopback() || host.is_unspecified() {
             "localhost".to_owned()
@@ -125,9 +137,17 @@ impl Deployment {
         config.holder_key_file = Some(layout.holder_key());
         config.http_listen = Some(SocketAddr::new(web_host, ports.web));
         config.credential_public_key_file = Some(layout.signing_public_key());
+        config.log_key_file = Some(layout.log_key());
         let registry = robotid_registry::App::build(config)
             .await
             .with_context(|| format!("starting the {country} registry"))?;
+        if let Some(log) = registry.log() {
+            std::fs::write(
+                layout.log_verifier_key(),
+                format!("{}\n", log.verifier_key()),
+            )
+            .with_context(|| format!("writing {}", layout.log_verifier_key().display()))?;
+        }
         let registry_url = url(registry.local_addr());
         let web_url = registry.public_url().unwrap_or_default().to_owned();
 

@@ -179,6 +179,7 @@ fn banner(home: &Deployment, peer: &Deployment, data_dir: &Path) -> String {
              registry  {}\n  \
              transfer  {}\n  \
              web card  {}/r/ROBOT_ID (public HTTP)\n  \
+             log       {}/log/ (c2sp.org/tlog-tiles; verifier key in {})\n  \
              PKI       {}/ ({pki_note}: ca.crt, one certificate per role: regulator, \
              manufacturer, seller, service-provider, operator, recycler, customs, police)\n  \
              signing key id {} (public key {})\n",
@@ -188,6 +189,8 @@ fn banner(home: &Deployment, peer: &Deployment, data_dir: &Path) -> String {
             deployment.endpoints.registry,
             deployment.endpoints.transfer,
             deployment.endpoints.web,
+            deployment.endpoints.web,
+            shown(&layout.log_verifier_key()),
             shown(&layout.pki()),
             deployment.signing_key.kid(),
             shown(&layout.signing_public_key()),

@@ -77,6 +77,8 @@ pub struct TestRegistry {
 pub async fn build_registry(db: TestDb) -> StoppedRegistry {
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.server.tls = service_tls("registry");
+    config.log_key_file = Some(robotid_test_support::keys::log_key_file());
+    config.log_origin = Some(robotid_test_support::keys::TEST_LOG_ORIGIN.into());
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
         let path = std::env::temp_dir().join(format!(

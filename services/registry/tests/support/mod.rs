@@ -39,6 +39,9 @@ pub async fn spawn_registry_with(
 ) -> TestRegistry {
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.server.tls = service_tls("registry");
+    // Every registry keeps its log, as in production.
+    config.log_key_file = Some(robotid_test_support::keys::log_key_file());
+    config.log_origin = Some(robotid_test_support::keys::TEST_LOG_ORIGIN.into());
     configure(&mut config);
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
@@ -158,6 +161,29 @@ impl TestRegistry {
             .expect("the regulator lists the access log")
             .into_inner()
             .entries
+    }
+
+    /// Stops the server and hands back its database, to start another on.
+    pub async fn stopped(mut self) -> TestDb {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.db
+    }
+
+    /// Reads straight from the registry's database.
+    pub async fn query(&self, sql: &str) -> Vec<sqlx::any::AnyRow> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db.url).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        rows
     }
 
     /// Stops the server gracefully and waits for it.

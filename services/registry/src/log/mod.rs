@@ -1,0 +1,206 @@
+//! The registry's transparency log.
+//!
+//! Every event the registry appends is a leaf of one registry-wide
+//! append-only Merkle tree (RFC 6962, SHA-256), numbered in the
+//! transaction that stores the event ([`store::append_events`]): a leaf is
+//! committed with its event or not at all, in commit order, with no gaps.
+//! The [`Integrator`] then moves the tree over the new leaves (tiles and
+//! size in one transaction) and only afterwards signs a checkpoint of the
+//! new size with the log's own key, so a size never gets two roots, also
+//! across crashes: a restarted registry finds the tree where it was and the
+//! leaves still to integrate. At most `--log-integration-interval` passes
+//! between a leaf and a checkpoint that covers it. With the checkpoints it
+//! enters the access log's heads as an anchor leaf when they moved.
+//!
+//! The log is served as c2sp.org/tlog-tiles at `{web}/log/` ([`http`]) and
+//! over gRPC (`GetCheckpoint`, `GetInclusionProof`, `GetConsistencyProof`).
+//! The leaf format is in [`leaf`].
+
+pub mod http;
+pub mod leaf;
+pub mod store;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use robotid_domain::time::Timestamp;
+use robotid_platform::error::ApiError;
+use robotid_tlog::{Checkpoint, Hash, NoteSigner, SignedCheckpoint, TreeError};
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+
+use self::store::TreeState;
+
+/// Leaves integrated per transaction: bounds one integration's memory and
+/// statement size; a backlog takes several rounds of the loop.
+const INTEGRATE_BATCH: usize = 16_384;
+
+/// The log of one registry: its database, its key and origin.
+#[derive(Clone)]
+pub struct TransparencyLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    signer: NoteSigner,
+    origin: String,
+    interval: Duration,
+    /// Woken when events were stored, so a quiet log integrates at once.
+    appended: Notify,
+}
+
+impl TransparencyLog {
+    /// The log on `pool`, signing as `origin` with `key`; checkpoints at
+    /// most `interval` after new leaves.
+    pub fn new(
+        pool: AnyPool,
+        key: ed25519_dalek::SigningKey,
+        origin: String,
+        interval: Duration,
+    ) -> Result<Self, robotid_tlog::KeyError> {
+        let signer = NoteSigner::new(&origin, key)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                signer,
+                origin,
+                interval,
+                appended: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The note verifier key (`name+id+key`) that checks its checkpoints.
+    pub fn verifier_key(&self) -> String {
+        self.inner.signer.verifier_key().to_string()
+    }
+
+    pub fn verifier(&self) -> &robotid_tlog::VerifierKey {
+        self.inner.signer.verifier_key()
+    }
+
+    /// Tells the integrator that leaves were committed.
+    pub fn appended(&self) {
+        self.inner.appended.notify_one();
+    }
+
+    /// Integrates what is waiting and signs a checkpoint of the result,
+    /// unless one of that size is already kept. Returns the tree.
+    pub async fn integrate(&self) -> Result<TreeState, ApiError> {
+        let mut connection = self.inner.pool.acquire().await?;
+        store::anchor_access_log(&mut connection, Timestamp::now().as_micros()).await?;
+        let mut state;
+        loop {
+            state = store::integrate(&mut connection, INTEGRATE_BATCH)
+                .await
+                .map_err(|error| match error {
+                    store::IntegrateError::Database(error) => ApiError::from(error),
+                    other => ApiError::internal(&other),
+                })?;
+            if store::leaf_count(&mut connection).await? <= state.size {
+                break;
+            }
+        }
+        let latest = store::latest_checkpoint(&mut connection).await?;
+        if latest.as_ref().is_none_or(|(size, _)| *size < state.size) {
+            let note = self.sign(state.size, &state.root)?;
+            store::keep_checkpoint(
+                &mut connection,
+                state.size,
+                &note.to_bytes(),
+                Timestamp::now().as_micros(),
+            )
+            .await?;
+        }
+        Ok(state)
+    }
+
+    fn sign(&self, size: u64, root: &Hash) -> Result<SignedCheckpoint, ApiError> {
+        let checkpoint =
+            Checkpoint::new(&self.inner.origin, size, *root).map_err(|e| ApiError::internal(&e))?;
+        Ok(SignedCheckpoint::sign(checkpoint, &self.inner.signer))
+    }
+
+    /// The newest signed checkpoint, parsed.
+    pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, ApiError> {
+        let mut connection = self.inner.pool.acquire().await?;
+        let Some((_, note)) = store::latest_checkpoint(&mut connection).await? else {
+            return Ok(None);
+        };
+        SignedCheckpoint::parse(&note)
+            .map(Some)
+            .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// The signed checkpoint of `size`, if one was signed.
+    pub async fn checkpoint_note(&self, size: u64) -> Result<Option<String>, ApiError> {
+        let mut connection = self.inner.pool.acquire().await?;
+        let note = store::checkpoint_of_size(&mut connection, size).await?;
+        Ok(note.map(|note| String::from_utf8_lossy(&note).into_owned()))
+    }
+
+    /// The audit path of leaf `index` in the tree of `size`, and its entry.
+    pub async fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<(Vec<Hash>, Vec<u8>), ApiError> {
+        let mut connection = self.inner.pool.acquire().await?;
+        let tiles = robotid_tlog::tree::tiles_for_inclusion_proof(index, size)
+            .map_err(|e| ApiError::invalid_argument("log_index", e))?;
+        let held = store::read_tiles(&mut connection, &tiles).await?;
+        let proof = robotid_tlog::tree::inclusion_proof(&held, index, size).map_err(tree_error)?;
+        let entry = store::entry(&mut connection, index).await?.ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(format!("leaf {index} has no entry")))
+        })?;
+        Ok((proof, entry))
+    }
+
+    /// The proof that the tree of `new` extends the tree of `old`.
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ApiError> {
+        let mut connection = self.inner.pool.acquire().await?;
+        let tiles = robotid_tlog::tree::tiles_for_consistency_proof(old, new)
+            .map_err(|e| ApiError::invalid_argument("first_tree_size", e))?;
+        let held = store::read_tiles(&mut connection, &tiles).await?;
+        robotid_tlog::tree::consistency_proof(&held, old, new).map_err(tree_error)
+    }
+
+    /// Integrates until `stop`: woken by new events, or every interval for
+    /// those another instance stored. A failed round is logged and retried
+    /// at the next; the leaves wait in their table meanwhile.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            if let Err(error) = self.integrate().await {
+                tracing::warn!(%error, "integrating the transparency log failed; retrying");
+            }
+            // Leaves arriving during a round wait for the next: at most one
+            // interval, and in a quiet log, right away.
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(self.inner.interval) => {}
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = self.inner.appended.notified() => {}
+                _ = tokio::time::sleep(self.inner.interval) => {}
+            }
+        }
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+}
+
+/// The stored tiles could not answer: a tile is missing or short, which
+/// the integrator never leaves behind.
+fn tree_error<E: std::error::Error + 'static>(error: TreeError<E>) -> ApiError {
+    ApiError::internal(&error)
+}
