@@ -7,6 +7,10 @@
 //!   issuance load; every acknowledged robot is then in both databases
 //!   exactly once, no serial twice, every history verifies, the outbox
 //!   drains.
+//! - log crashes: kill -9 of the registry ten times under event load;
+//!   every checkpoint before a kill is consistent with every one after, no
+//!   leaf lost, duplicated or reordered, every event answered OK in the
+//!   log at its index, every history verifies.
 //! - database: a private PostgreSQL stopped and started under load; calls
 //!   meanwhile fail UNAVAILABLE, never INTERNAL; the services reconnect by
 //!   themselves; nothing acknowledged is lost.
@@ -27,6 +31,7 @@ mod crashes;
 mod database;
 mod fuzz;
 mod load;
+mod log_crashes;
 mod memory;
 mod overload;
 mod report;
@@ -51,7 +56,8 @@ struct Args {
     #[arg(long)]
     long: bool,
 
-    /// Only these scenarios (crashes, database, overload, bad-input, fuzz).
+    /// Only these scenarios (crashes, log-crashes, database, overload,
+    /// bad-input, fuzz).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 
@@ -114,6 +120,20 @@ async fn main() -> std::process::ExitCode {
         finished.push(report.finish());
     }
 
+    if wanted("log-crashes") {
+        let settings = log_crashes::Settings {
+            kills: 10,
+            callers: 4,
+            robots: 64,
+            between_kills: Duration::from_millis(if args.long { 3_000 } else { 700 }),
+        };
+        let mut report = Report::new("log crashes: kill -9 of the registry under event load");
+        with_topology(&mut report, log_crashes::options(base()), async |t, r| {
+            log_crashes::exercise(t, &settings, r).await
+        })
+        .await;
+        finished.push(report.finish());
+    }
     if wanted("database") {
         let settings = database::Settings {
             outages: if args.long {

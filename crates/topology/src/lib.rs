@@ -111,6 +111,10 @@ impl std::fmt::Display for Service {
     }
 }
 
+/// The origin of the registry's transparency log, the same for every
+/// instance of it.
+pub const LOG_ORIGIN: &str = "registry.topology.test/log";
+
 /// How to start a topology.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -191,6 +195,8 @@ impl Options {
 /// Running services, their databases and files.
 pub struct Topology {
     processes: BTreeMap<Service, ServiceProcess>,
+    /// The registry's public HTTP listener (the card and `/log/`).
+    web: Option<SocketAddr>,
     /// More processes of a service, on its database (see
     /// [`Topology::start_replica`]).
     replicas: Vec<ServiceProcess>,
@@ -217,6 +223,10 @@ impl Topology {
             .context("making the development PKI")?;
         let signing_key = path.join("signing-key.pem");
         robotid_credential::SigningKey::create(&signing_key).context("making the signing key")?;
+        // The registry's transparency-log key: Ed25519 PKCS#8 PEM, as the
+        // signing key, and never the same key.
+        let log_key = path.join("log-key.pem");
+        robotid_credential::SigningKey::create(&log_key).context("making the log key")?;
         let holder_key = path.join("holder-key");
         robotid_platform::secret::read_or_create(&holder_key, 32)
             .context("making the holder key")?;
@@ -228,6 +238,7 @@ impl Topology {
             ports.insert(service, free_port()?);
         }
         let registry_url = format!("https://localhost:{}", ports[&Service::Registry]);
+        let web = SocketAddr::from(([127, 0, 0, 1], free_port()?));
 
         let mut databases = Vec::new();
         let mut database_urls = BTreeMap::new();
@@ -253,10 +264,15 @@ impl Topology {
                 ("OTEL_SERVICE_NAME".into(), service.binary_name().into()),
             ];
             match service {
-                Service::Registry => env.push((
-                    "ROBOTID_HOLDER_KEY_FILE".into(),
-                    holder_key.display().to_string(),
-                )),
+                Service::Registry => env.extend([
+                    (
+                        "ROBOTID_HOLDER_KEY_FILE".into(),
+                        holder_key.display().to_string(),
+                    ),
+                    ("ROBOTID_LOG_KEY_FILE".into(), log_key.display().to_string()),
+                    ("ROBOTID_LOG_ORIGIN".into(), LOG_ORIGIN.into()),
+                    ("ROBOTID_HTTP_LISTEN".into(), web.to_string()),
+                ]),
                 Service::Issuance | Service::Transfer => {
                     env.push(("ROBOTID_REGISTRY_URL".into(), registry_url.clone()));
                     env.push((
@@ -277,8 +293,10 @@ impl Topology {
                 ServiceProcess::new(service, binary, addr, env, &logs),
             );
         }
+        let web = options.services.contains(&Service::Registry).then_some(web);
         let mut topology = Self {
             processes,
+            web,
             replicas: Vec::new(),
             database_urls,
             pki,
@@ -296,6 +314,17 @@ impl Topology {
     /// The directory holding the PKI, keys and `logs/`.
     pub fn dir(&self) -> &Path {
         &self.path
+    }
+
+    /// The registry's public HTTP listener (its card, its log at `/log/`).
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web
+    }
+
+    /// The registry's transparency-log key (PKCS#8 PEM), whose checkpoints
+    /// name [`LOG_ORIGIN`].
+    pub fn log_key(&self) -> PathBuf {
+        self.path.join("log-key.pem")
     }
 
     /// Leave the directory in place at the end, for diagnosis.

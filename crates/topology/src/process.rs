@@ -86,6 +86,10 @@ impl ServiceProcess {
             if key == "ROBOTID_LISTEN" {
                 *value = addr.to_string();
             }
+            // Its public listener on a port of its own.
+            if key == "ROBOTID_HTTP_LISTEN" {
+                *value = "127.0.0.1:0".into();
+            }
         }
         let name = format!("{}-{index}", self.service.name());
         Self {

@@ -113,14 +113,34 @@ pub fn heads_digest(heads: &[AccessHead]) -> [u8; 32] {
     Sha256::digest(encode(heads_value(heads))).into()
 }
 
-/// The sequence an event leaf holds; `None` for other leaves.
-pub fn event_sequence(entry: &[u8]) -> Option<u64> {
+/// What an event leaf says about its event (the fields an auditor
+/// matches with the registry's answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLeaf {
+    pub robot_id: String,
+    pub sequence: u64,
+    pub event_type: String,
+    pub chain_hash: Digest,
+}
+
+/// Parses an event leaf; `None` for other leaves and malformed entries.
+pub fn parse_event(entry: &[u8]) -> Option<EventLeaf> {
     let fields = map_fields(entry)?;
     let field = |key: u64| field(&fields, key);
     if field(0)?.as_integer()? != EVENT.into() {
         return None;
     }
-    u64::try_from(field(2)?.as_integer()?).ok()
+    Some(EventLeaf {
+        robot_id: field(1)?.as_text()?.to_owned(),
+        sequence: u64::try_from(field(2)?.as_integer()?).ok()?,
+        event_type: field(3)?.as_text()?.to_owned(),
+        chain_hash: Digest::from_slice(field(7)?.as_bytes()?)?,
+    })
+}
+
+/// The sequence an event leaf holds; `None` for other leaves.
+pub fn event_sequence(entry: &[u8]) -> Option<u64> {
+    parse_event(entry).map(|leaf| leaf.sequence)
 }
 
 fn map_fields(entry: &[u8]) -> Option<Vec<(Value, Value)>> {
@@ -262,5 +282,9 @@ mod tests {
         assert_eq!(parse_access_anchor(&event_entry(&event(), &[0; 16])), None);
         assert_eq!(event_sequence(&event_entry(&event(), &[0; 16])), Some(2));
         assert_eq!(event_sequence(&entry), None);
+        let parsed = parse_event(&event_entry(&event(), &[0; 16])).unwrap();
+        assert_eq!(parsed.robot_id, event().robot_id.as_str());
+        assert_eq!(parsed.event_type, "SOLD");
+        assert_eq!(parsed.chain_hash, event().hash);
     }
 }
