@@ -8,6 +8,7 @@
 pub mod floor;
 pub mod http;
 pub mod load;
+pub mod log;
 pub mod report;
 pub mod run;
 pub mod seed;

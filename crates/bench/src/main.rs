@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use robotid_bench::{floor, report, run, serve};
+use robotid_bench::{floor, log, report, run, serve};
 
 /// Benchmarks of the Robot ID services against the floors of this machine.
 ///
@@ -32,6 +32,9 @@ enum Command {
     /// Start the services with a seeded registry and leave them running for
     /// standard load tools (h2load, Python grpcio) until Ctrl-C.
     Serve(serve::ServeArgs),
+    /// The transparency log: events with and without it in turns, the
+    /// integration delay, tile fetches (BENCHMARKS.md, issue 13).
+    Log(log::LogArgs),
     /// Write the body of one GetRobot call (the 5-byte gRPC prefix and the
     /// message) for `h2load -d FILE`.
     H2loadBody {
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::ServeFloor(args)) => runtime.block_on(floor::serve(args)),
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(args)),
+        Some(Command::Log(args)) => runtime.block_on(log::run(args)),
         Some(Command::H2loadBody { robot_id, out }) => {
             std::fs::write(&out, report::get_robot_body(&robot_id))?;
             println!("wrote {}", out.display());

@@ -125,14 +125,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Every caller of the benchmark is one identity (one address when
     // anonymous): lift the per-identity rate limit so that it measures
     // the services, not the limiter.
-    // The registry's public web card, on a port chosen here.
-    let web = std::net::SocketAddr::from(([127, 0, 0, 1], robotid_topology::free_port()?));
-    let options = Options::new(&args.postgres_url)
-        .setting("ROBOTID_RATE_LIMIT", 1_000_000)
-        .service_setting(Service::Registry, "ROBOTID_HTTP_LISTEN", web);
+    let options = Options::new(&args.postgres_url).setting("ROBOTID_RATE_LIMIT", 1_000_000);
     let mut topology = Topology::start(options)
         .await
         .context("starting the services (build them first: see BENCHMARKS.md)")?;
+    // The registry's public listener: its web card (and its log).
+    let web = topology
+        .web_addr()
+        .context("the registry's public listener")?;
     if args.keep_files {
         topology.keep_files();
         clock.say(format!("services' files in {}", topology.dir().display()));

@@ -134,6 +134,9 @@ pub struct Options {
     /// Each service's database on SQLite (a file in a temporary directory)
     /// instead of PostgreSQL: for tests that run on both engines.
     pub sqlite: bool,
+    /// The registry keeps its transparency log (the default, as in
+    /// production); off only to measure what the log costs.
+    pub log: bool,
 }
 
 impl Options {
@@ -145,7 +148,15 @@ impl Options {
             services: Service::ALL.to_vec(),
             settings: Vec::new(),
             sqlite: false,
+            log: true,
         }
+    }
+
+    /// The registry without its transparency log, to measure the log's
+    /// cost against it.
+    pub fn without_log(mut self) -> Self {
+        self.log = false;
+        self
     }
 
     /// Databases on SQLite files rather than PostgreSQL.
@@ -264,15 +275,21 @@ impl Topology {
                 ("OTEL_SERVICE_NAME".into(), service.binary_name().into()),
             ];
             match service {
-                Service::Registry => env.extend([
-                    (
-                        "ROBOTID_HOLDER_KEY_FILE".into(),
-                        holder_key.display().to_string(),
-                    ),
-                    ("ROBOTID_LOG_KEY_FILE".into(), log_key.display().to_string()),
-                    ("ROBOTID_LOG_ORIGIN".into(), LOG_ORIGIN.into()),
-                    ("ROBOTID_HTTP_LISTEN".into(), web.to_string()),
-                ]),
+                Service::Registry => {
+                    env.extend([
+                        (
+                            "ROBOTID_HOLDER_KEY_FILE".into(),
+                            holder_key.display().to_string(),
+                        ),
+                        ("ROBOTID_HTTP_LISTEN".into(), web.to_string()),
+                    ]);
+                    if options.log {
+                        env.extend([
+                            ("ROBOTID_LOG_KEY_FILE".into(), log_key.display().to_string()),
+                            ("ROBOTID_LOG_ORIGIN".into(), LOG_ORIGIN.into()),
+                        ]);
+                    }
+                }
                 Service::Issuance | Service::Transfer => {
                     env.push(("ROBOTID_REGISTRY_URL".into(), registry_url.clone()));
                     env.push((

@@ -57,11 +57,13 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
         .await
         .name;
     let mut next_robot = 100;
+    // The log's calls answer once a checkpoint holds a leaf.
+    registry.checkpoint_covering(1).await;
 
     let registry_rpcs = rpcs_of("robotid.registry.v1");
     assert_eq!(
         registry_rpcs.len(),
-        12,
+        15,
         "every registry RPC is in the table"
     );
     for (method, allows) in registry_rpcs {
@@ -204,6 +206,28 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                 "VerifyAccessLog" => {
                     let result = client
                         .verify_access_log(pb::VerifyAccessLogRequest {})
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "GetCheckpoint" => {
+                    let result = client.get_checkpoint(pb::GetCheckpointRequest {}).await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "GetInclusionProof" => {
+                    let result = client
+                        .get_inclusion_proof(pb::GetInclusionProofRequest {
+                            log_index: 0,
+                            tree_size: 0,
+                        })
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "GetConsistencyProof" => {
+                    let result = client
+                        .get_consistency_proof(pb::GetConsistencyProofRequest {
+                            first_tree_size: 1,
+                            second_tree_size: 0,
+                        })
                         .await;
                     assert_answer(name, who, allowed, refusal, result);
                 }

@@ -45,22 +45,6 @@ async fn spawn_logged(db: TestDb) -> TestRegistry {
     .await
 }
 
-/// The newest checkpoint once it covers `size` leaves (integration takes
-/// at most a few intervals).
-async fn checkpoint_covering(registry: &TestRegistry, size: u64) -> pb::Checkpoint {
-    let mut client = registry.client.clone();
-    for _ in 0..500 {
-        if let Ok(answer) = client.get_checkpoint(pb::GetCheckpointRequest {}).await {
-            let checkpoint = answer.into_inner();
-            if checkpoint.tree_size >= size {
-                return checkpoint;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no checkpoint covered {size} leaves within 10 s");
-}
-
 async fn fetch(registry: &TestRegistry, path: &str) -> HttpResponse {
     get(registry.http.expect("the public listener"), path, &[]).await
 }
@@ -116,8 +100,9 @@ async fn every_event_is_a_leaf_served_as_tiles_under_a_signed_checkpoint(db: Tes
     assert_eq!(indices.len(), 7, "seven events, seven leaves");
     assert!(indices.contains(&index));
 
-    // At least the seven events, and the access log's anchors.
-    let checkpoint = checkpoint_covering(&registry, 8).await;
+    // Every event (the newest is the maintenance), and after it a leaf
+    // that can only be an anchor of the access log, which moved with them.
+    let checkpoint = registry.checkpoint_covering(index + 2).await;
     assert_eq!(checkpoint.origin, TEST_LOG_ORIGIN);
     let served = fetch(&registry, "/log/checkpoint").await;
     assert_eq!(served.status, 200);
@@ -190,7 +175,7 @@ async fn proofs_verify_against_the_checkpoints_and_bad_sizes_are_refused(db: Tes
     let mut registry = spawn_logged(db).await;
     let ids: Vec<_> = (1..=5).map(robot).collect();
     registry.register(&ids).await;
-    let first = checkpoint_covering(&registry, 5).await;
+    let first = registry.checkpoint_covering(5).await;
     registry.release(&ids).await;
     let stolen = registry
         .record_as(
@@ -201,7 +186,10 @@ async fn proofs_verify_against_the_checkpoints_and_bad_sizes_are_refused(db: Tes
         )
         .await
         .unwrap();
-    let second = checkpoint_covering(&registry, first.tree_size + 6).await;
+    // Anchors of the access log take indices too: wait for the report's.
+    let second = registry
+        .checkpoint_covering(stolen.log_index.unwrap() + 1)
+        .await;
     let mut client = registry.client.clone();
 
     let proof = client
@@ -253,7 +241,7 @@ async fn proofs_verify_against_the_checkpoints_and_bad_sizes_are_refused(db: Tes
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
-    let latest = checkpoint_covering(&registry, second.tree_size).await;
+    let latest = registry.checkpoint_covering(second.tree_size).await;
     let refused = client
         .get_inclusion_proof(pb::GetInclusionProofRequest {
             log_index: 0,
@@ -276,12 +264,12 @@ async fn proofs_verify_against_the_checkpoints_and_bad_sizes_are_refused(db: Tes
 async fn a_restarted_registry_extends_the_same_tree(db: TestDb) {
     let mut registry = spawn_logged(db).await;
     registry.register(&[robot(1), robot(2)]).await;
-    let before = checkpoint_covering(&registry, 2).await;
+    let before = registry.checkpoint_covering(2).await;
     let db = registry.stopped().await;
 
     let mut registry = spawn_logged(db).await;
     registry.release(&[robot(1)]).await;
-    let after = checkpoint_covering(&registry, before.tree_size + 1).await;
+    let after = registry.checkpoint_covering(before.tree_size + 1).await;
     let consistency = registry
         .client
         .clone()

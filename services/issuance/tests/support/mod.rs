@@ -81,12 +81,7 @@ pub async fn build_registry(db: TestDb) -> StoppedRegistry {
     config.log_origin = Some(robotid_test_support::keys::TEST_LOG_ORIGIN.into());
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
-        let path = std::env::temp_dir().join(format!(
-            "robotid-issuance-test-holder-key-{}",
-            std::process::id()
-        ));
-        std::fs::write(&path, "0123456789abcdef0123456789abcdef").unwrap();
-        config.holder_key_file = Some(path);
+        config.holder_key_file = Some(robotid_test_support::keys::holder_key_file());
     }
     let app = robotid_registry::App::build(config)
         .await

@@ -22,6 +22,7 @@ pub mod store;
 pub mod verify;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use robotid_domain::time::Timestamp;
@@ -49,6 +50,8 @@ struct Inner {
     interval: Duration,
     /// Woken when events were stored, so a quiet log integrates at once.
     appended: Notify,
+    /// The access log lost what the newest anchor holds (said once).
+    diverged: AtomicBool,
 }
 
 impl TransparencyLog {
@@ -68,6 +71,7 @@ impl TransparencyLog {
                 origin,
                 interval,
                 appended: Notify::new(),
+                diverged: AtomicBool::new(false),
             }),
         })
     }
@@ -94,7 +98,22 @@ impl TransparencyLog {
     /// unless one of that size is already kept. Returns the tree.
     pub async fn integrate(&self) -> Result<TreeState, ApiError> {
         let mut connection = self.inner.pool.acquire().await?;
-        store::anchor_access_log(&mut connection, Timestamp::now().as_micros()).await?;
+        let anchoring =
+            store::anchor_access_log(&mut connection, Timestamp::now().as_micros()).await?;
+        let diverged = matches!(anchoring, store::Anchoring::Diverged(_));
+        let was_diverged = self.inner.diverged.swap(diverged, Ordering::Relaxed);
+        if let store::Anchoring::Diverged(lost) = anchoring
+            && !was_diverged
+        {
+            // Someone with the database removed what the log anchored;
+            // VerifyAccessLog reports it to the regulator. Said once.
+            tracing::error!(
+                shard = lost.shard,
+                sequence = lost.sequence,
+                problem = %lost.problem,
+                "the access log lost what the transparency log anchored; not anchoring over it"
+            );
+        }
         let mut state;
         loop {
             state = store::integrate(&mut connection, INTEGRATE_BATCH)

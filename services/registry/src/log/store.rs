@@ -8,6 +8,7 @@ use robotid_tlog::{Hash, Tile, TileSet};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::leaf::{self, AccessHead, Salt};
+use super::verify::AccessLogBreak;
 
 /// Rows per multi-row INSERT (3 columns each).
 const INSERT_CHUNK: usize = 1000;
@@ -73,12 +74,24 @@ async fn insert_entries(
     Ok(())
 }
 
+/// What [`anchor_access_log`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchoring {
+    /// The heads had not moved.
+    Unchanged,
+    Anchored,
+    /// The access log no longer holds what the newest anchor recorded (an
+    /// entry deleted or changed, a head rolled back): no anchor is written
+    /// over it, so that the newest anchor keeps showing it.
+    Diverged(AccessLogBreak),
+}
+
 /// Enters the access log's heads as a leaf if they moved since the last
-/// anchor. One short transaction; `true` when it wrote one.
+/// anchor, and only if they extend it. One short transaction.
 pub async fn anchor_access_log(
     connection: &mut AnyConnection,
     at_micros: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Anchoring, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(&mut *connection).await?;
     // The sequence row first, as every leaf writer takes it: anchors from
     // two instances queue, and the heads read below are not older than the
@@ -90,11 +103,16 @@ pub async fn anchor_access_log(
     .await?;
     let heads = access_heads(&mut tx).await?;
     if heads.is_empty() {
-        return Ok(false);
+        return Ok(Anchoring::Unchanged);
     }
     let digest = leaf::heads_digest(&heads);
     if anchored.as_deref() == Some(&digest[..]) {
-        return Ok(false);
+        return Ok(Anchoring::Unchanged);
+    }
+    // Anchors only extend one another: heads that lost what the last one
+    // holds are not anchored (that would hide the loss).
+    if let Some(lost) = super::verify::access_log_against_anchor(&mut tx).await? {
+        return Ok(Anchoring::Diverged(lost));
     }
     let index = take_indices(&mut tx, 1).await?;
     insert_entries(
@@ -107,7 +125,7 @@ pub async fn anchor_access_log(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Anchoring::Anchored)
 }
 
 /// The head of every access-log shard that has an entry, by shard.

@@ -45,10 +45,7 @@ pub async fn spawn_registry_with(
     configure(&mut config);
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
-        let path =
-            std::env::temp_dir().join(format!("robotid-test-holder-key-{}", std::process::id()));
-        std::fs::write(&path, "0123456789abcdef0123456789abcdef").unwrap();
-        config.holder_key_file = Some(path);
+        config.holder_key_file = Some(robotid_test_support::keys::holder_key_file());
     }
     let app = App::build(config).await.expect("registry starts");
     let addr = app.local_addr();
@@ -161,6 +158,22 @@ impl TestRegistry {
             .expect("the regulator lists the access log")
             .into_inner()
             .entries
+    }
+
+    /// The newest checkpoint once it covers `size` leaves (integration
+    /// takes at most a few intervals).
+    pub async fn checkpoint_covering(&self, size: u64) -> pb::Checkpoint {
+        let mut client = self.client.clone();
+        for _ in 0..1_000 {
+            if let Ok(answer) = client.get_checkpoint(pb::GetCheckpointRequest {}).await {
+                let checkpoint = answer.into_inner();
+                if checkpoint.tree_size >= size {
+                    return checkpoint;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no checkpoint covered {size} leaves within 20 s");
     }
 
     /// Stops the server and hands back its database, to start another on.
