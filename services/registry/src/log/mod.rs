@@ -114,18 +114,14 @@ impl TransparencyLog {
                 "the access log lost what the transparency log anchored; not anchoring over it"
             );
         }
-        let mut state;
-        loop {
-            state = store::integrate(&mut connection, INTEGRATE_BATCH)
-                .await
-                .map_err(|error| match error {
-                    store::IntegrateError::Database(error) => ApiError::from(error),
-                    other => ApiError::internal(&other),
-                })?;
-            if store::leaf_count(&mut connection).await? <= state.size {
-                break;
-            }
-        }
+        // One batch a round, then a checkpoint: a backlog (after a restart)
+        // is worked off over a few rounds, each published.
+        let state = store::integrate(&mut connection, INTEGRATE_BATCH)
+            .await
+            .map_err(|error| match error {
+                store::IntegrateError::Database(error) => ApiError::from(error),
+                other => ApiError::internal(&other),
+            })?;
         let latest = store::latest_checkpoint(&mut connection).await?;
         if latest.as_ref().is_none_or(|(size, _)| *size < state.size) {
             let note = self.sign(state.size, &state.root)?;
