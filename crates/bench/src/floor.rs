@@ -372,6 +372,34 @@ impl RegistryService for FloorRegistry {
         floor_only()
     }
 
+    async fn get_proof_bundle(
+        &self,
+        _: Request<pb::GetProofBundleRequest>,
+    ) -> Result<Response<pb::ProofBundle>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn put_peer(
+        &self,
+        _: Request<pb::PutPeerRequest>,
+    ) -> Result<Response<pb::Peer>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn list_peers(
+        &self,
+        _: Request<pb::ListPeersRequest>,
+    ) -> Result<Response<pb::ListPeersResponse>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn list_fork_evidence(
+        &self,
+        _: Request<pb::ListForkEvidenceRequest>,
+    ) -> Result<Response<pb::ListForkEvidenceResponse>, RpcStatus> {
+        floor_only()
+    }
+
     async fn list_recalls(
         &self,
         _: Request<pb::ListRecallsRequest>,

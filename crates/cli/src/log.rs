@@ -12,7 +12,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use http_body_util::{BodyExt, Empty};
 use robotid_proto::registry::v1 as pb;
 use robotid_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use robotid_tlog::hash::hash_to_base64;
@@ -318,44 +317,25 @@ async fn proof(args: ProofArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// GETs below the log's prefix over HTTP/1.1.
+/// GETs below the log's prefix.
 struct Fetcher {
     prefix: String,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        Empty<bytes::Bytes>,
-    >,
+    client: robotid_platform::web_client::WebClient,
 }
 
 impl Fetcher {
     fn new(prefix: String) -> Self {
         let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http();
+            robotid_platform::web_client::WebClient::new(std::time::Duration::from_secs(30));
         Self { prefix, client }
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let url = format!("{}/{path}", self.prefix);
-        if !url.starts_with("http://") {
-            bail!("{url}: only http:// URLs are fetched (the listener behind the ingress)");
+        let answer = self.client.get(&url).await?;
+        if answer.status != 200 {
+            bail!("{url}: HTTP {}", answer.status);
         }
-        let uri: http::Uri = url.parse().with_context(|| format!("{url} is not a URL"))?;
-        let response = self
-            .client
-            .get(uri)
-            .await
-            .with_context(|| format!("fetching {url}"))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .with_context(|| format!("reading {url}"))?
-            .to_bytes();
-        if !status.is_success() {
-            bail!("{url}: {status}");
-        }
-        Ok(body.to_vec())
+        Ok(answer.body)
     }
 }

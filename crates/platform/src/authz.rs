@@ -182,6 +182,22 @@ pub const RPCS: &[(&str, &[Allow])] = &[
         "/robotid.registry.v1.RegistryService/GetConsistencyProof",
         &[Public],
     ),
+    (
+        "/robotid.registry.v1.RegistryService/GetProofBundle",
+        &[Public],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/PutPeer",
+        &[S("transfer")],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/ListPeers",
+        &[R(Role::Regulator), S("transfer")],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/ListForkEvidence",
+        &[R(Role::Regulator)],
+    ),
     // Issuance.
     (
         "/robotid.issuance.v1.IssuanceService/CreateManufacturer",

@@ -24,4 +24,5 @@ pub mod shutdown;
 pub mod signing;
 pub mod telemetry;
 pub mod tls;
+pub mod web_client;
 pub mod wire;

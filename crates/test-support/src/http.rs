@@ -50,6 +50,23 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Http
     parse(&raw)
 }
 
+/// `POST path` on `addr` with `body` of `content_type`.
+pub async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> HttpResponse {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    parse(&raw)
+}
+
 fn parse(raw: &[u8]) -> HttpResponse {
     let end = raw
         .windows(4)

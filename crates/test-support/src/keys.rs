@@ -12,6 +12,13 @@ pub fn log_key_file() -> PathBuf {
     shared_file("log-key.pem", key.to_pkcs8_pem().as_bytes())
 }
 
+/// A file holding the Ed25519 key (PKCS#8 PEM) of `seed`, named `name`:
+/// a log's or a witness's key of a test deployment.
+pub fn ed25519_key_file(name: &str, seed: u8) -> PathBuf {
+    let key = robotid_credential::SigningKey::from_seed(&[seed; 32]);
+    shared_file(&format!("{name}-{seed}.pem"), key.to_pkcs8_pem().as_bytes())
+}
+
 /// A file holding a 32-byte holder secret, the same for every test of
 /// this process (the registry needs one on PostgreSQL).
 pub fn holder_key_file() -> PathBuf {

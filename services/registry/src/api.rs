@@ -1020,10 +1020,105 @@ impl RegistryService for RegistryApi {
             hashes: hashes.iter().map(|hash| hash.to_vec()).collect(),
         }))
     }
+
+    async fn get_proof_bundle(
+        &self,
+        request: Request<pb::GetProofBundleRequest>,
+    ) -> Result<Response<pb::ProofBundle>, Status> {
+        let pb::GetProofBundleRequest { robot_id: id } = request.into_inner();
+        let id = robot_id("robot_id", &id, &self.home).map_err(status)?;
+        let robot = self
+            .store
+            .robot(&id)
+            .await
+            .map_err(status)?
+            .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
+        let bundle = crate::web::proof::bundle_of(&self.store, &robot)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(bundle))
+    }
+
+    async fn put_peer(
+        &self,
+        request: Request<pb::PutPeerRequest>,
+    ) -> Result<Response<pb::Peer>, Status> {
+        let caller = Caller::of(&request);
+        let pb::PutPeerRequest { peer } = request.into_inner();
+        let peer = peer.ok_or_else(|| status(ApiError::invalid_argument("peer", "required")))?;
+        let peer =
+            crate::convert::peer_from_wire(peer, &self.home, &caller.to_string(), Timestamp::now())
+                .map_err(status)?;
+        let mut connection = self
+            .store
+            .database()
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| status(e.into()))?;
+        crate::witness::store::put_peer(&mut connection, &peer)
+            .await
+            .map_err(|e| status(e.into()))?;
+        Ok(Response::new(crate::convert::peer_to_wire(&peer)))
+    }
+
+    async fn list_peers(
+        &self,
+        _request: Request<pb::ListPeersRequest>,
+    ) -> Result<Response<pb::ListPeersResponse>, Status> {
+        let mut connection = self
+            .store
+            .database()
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| status(e.into()))?;
+        let peers = crate::witness::store::peers(&mut connection)
+            .await
+            .map_err(|e| status(e.into()))?;
+        Ok(Response::new(pb::ListPeersResponse {
+            peers: peers.iter().map(crate::convert::peer_to_wire).collect(),
+        }))
+    }
+
+    async fn list_fork_evidence(
+        &self,
+        _request: Request<pb::ListForkEvidenceRequest>,
+    ) -> Result<Response<pb::ListForkEvidenceResponse>, Status> {
+        let mut connection = self
+            .store
+            .database()
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| status(e.into()))?;
+        let forks = crate::witness::store::forks(&mut connection)
+            .await
+            .map_err(|e| status(e.into()))?;
+        Ok(Response::new(pb::ListForkEvidenceResponse {
+            evidence: forks
+                .into_iter()
+                .map(
+                    |(origin, kind, cosigned_size, cosigned_root, request, received_at)| {
+                        pb::ForkEvidence {
+                            origin,
+                            kind,
+                            cosigned_size,
+                            cosigned_root,
+                            request: String::from_utf8_lossy(&request).into_owned(),
+                            receive_time: Some(robotid_platform::wire::timestamp_to_wire(
+                                Timestamp::from_micros(received_at),
+                            )),
+                        }
+                    },
+                )
+                .collect(),
+        }))
+    }
 }
 
 impl RegistryApi {
-    fn transparency_log(&self) -> Result<&crate::log::TransparencyLog, Status> {
+    pub(crate) fn transparency_log(&self) -> Result<&crate::log::TransparencyLog, Status> {
         self.store.log().ok_or_else(|| {
             status(ApiError::failed_precondition(
                 "NO_TRANSPARENCY_LOG",

@@ -16,8 +16,10 @@ use tonic::service::Routes;
 use crate::api::RegistryApi;
 use crate::config::{DEFAULT_PORT, RegistryConfig};
 use crate::log::TransparencyLog;
+use crate::log::witnessing::Witnessing;
 use crate::store::RegistryStore;
 use crate::web::{self, Web};
+use crate::witness::RegistryWitness;
 use robotid_credential::VerifyingKey;
 use robotid_platform::http::{HttpOptions, PublicHttp};
 
@@ -37,6 +39,8 @@ pub struct App {
     web: Option<(PublicHttp, Web)>,
     /// The transparency log, with `--log-key-file`.
     log: Option<TransparencyLog>,
+    /// The witness of the peers' logs, with `--witness-key-file`.
+    witness: Option<RegistryWitness>,
 }
 
 impl App {
@@ -72,6 +76,7 @@ impl App {
                 .map(|http| format!("http://{}", http.local_addr()))
         });
         let log = transparency_log(&config, &db, public_url.as_deref()).await?;
+        let witness = witness(&config, &db, public_url.as_deref())?;
         let mut store = RegistryStore::new(db);
         if let Some(log) = &log {
             store = store.with_log(log.clone());
@@ -91,7 +96,13 @@ impl App {
             api,
             web,
             log,
+            witness,
         })
+    }
+
+    /// The witness of the peers' logs, when it has one.
+    pub fn witness(&self) -> Option<&RegistryWitness> {
+        self.witness.as_ref()
     }
 
     /// The transparency log's origin and verifier key, when it keeps one.
@@ -132,10 +143,19 @@ impl App {
             .log
             .clone()
             .map(|log| tokio::spawn(log.run(until_stopped(stopped.clone()))));
+        // Each new checkpoint goes to the peers' witnesses, at the pace of
+        // the integration.
+        let witnessing = self.log.clone().map(|log| {
+            let interval = log.interval();
+            tokio::spawn(Witnessing::new(log, interval).run(until_stopped(stopped.clone())))
+        });
         let public = self.web.map(|(http, web)| {
             let mut router = web::router(web);
             if let Some(log) = self.log.clone() {
                 router = router.merge(crate::log::http::router(log));
+            }
+            if let Some(witness) = self.witness.clone() {
+                router = router.merge(crate::witness::http::router(witness));
             }
             tokio::spawn(http.serve(router, until_stopped(stopped.clone())))
         });
@@ -150,6 +170,11 @@ impl App {
             integrator
                 .await
                 .context("the transparency log's integrator panicked")?;
+        }
+        if let Some(witnessing) = witnessing {
+            witnessing
+                .await
+                .context("sending checkpoints to the peers' witnesses panicked")?;
         }
         served?;
         Ok(())
@@ -190,18 +215,7 @@ async fn transparency_log(
         tracing::warn!("no --log-key-file: this registry keeps no transparency log");
         return Ok(None);
     };
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("reading --log-key-file {}", path.display()))?;
-    let key =
-        <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_pem(
-            pem.trim(),
-        )
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "--log-key-file {}: not an Ed25519 PKCS#8 PEM key: {e}",
-                path.display()
-            )
-        })?;
+    let key = ed25519_key(path, "--log-key-file")?;
     let origin = match (&config.log_origin, public_url) {
         (Some(origin), _) => origin.clone(),
         (None, Some(url)) => robotid_tlog::origin_from_prefix(&format!("{url}/log")),
@@ -218,6 +232,44 @@ async fn transparency_log(
     .context("the log's origin is not a valid key name")?;
     tracing::info!(origin = log.origin(), key = %log.verifier_key(), "transparency log");
     Ok(Some(log))
+}
+
+/// The witness, with `--witness-key-file`.
+fn witness(
+    config: &RegistryConfig,
+    db: &Database,
+    public_url: Option<&str>,
+) -> anyhow::Result<Option<RegistryWitness>> {
+    let Some(path) = &config.witness_key_file else {
+        return Ok(None);
+    };
+    let key = ed25519_key(path, "--witness-key-file")?;
+    let name = match (&config.witness_name, public_url) {
+        (Some(name), _) => name.clone(),
+        (None, Some(url)) => robotid_tlog::origin_from_prefix(&format!("{url}/witness")),
+        (None, None) => anyhow::bail!(
+            "the witness needs its name: set --witness-name, --public-url or --http-listen"
+        ),
+    };
+    let witness = RegistryWitness::new(db.pool.clone(), name, key)
+        .context("the witness's name is not a valid key name")?;
+    tracing::info!(name = witness.name(), key = %witness.verifier_key(), "witness of the peers' logs");
+    Ok(Some(witness))
+}
+
+/// An Ed25519 key from a PKCS#8 PEM file.
+fn ed25519_key(path: &Path, flag: &str) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {flag} {}", path.display()))?;
+    <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_pem(
+        pem.trim(),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{flag} {}: not an Ed25519 PKCS#8 PEM key: {e}",
+            path.display()
+        )
+    })
 }
 
 fn holder_key(config: &RegistryConfig, backend: Backend) -> anyhow::Result<HolderKey> {

@@ -66,6 +66,17 @@ pub struct RegistryConfig {
     /// under load.
     #[arg(long, env = "ROBOTID_LOG_INTEGRATION_MS", default_value_t = 250)]
     pub log_integration_ms: u64,
+
+    /// The witness's Ed25519 key (PKCS#8 PEM), neither the log's nor the
+    /// credential key: it cosigns the trusted peers' checkpoints at
+    /// `{public url}/witness/add-checkpoint`. Unset: no witness.
+    #[arg(long, env = "ROBOTID_WITNESS_KEY_FILE")]
+    pub witness_key_file: Option<PathBuf>,
+
+    /// The witness's name (its cosignature key's name). Default: the
+    /// public URL with `/witness` and without the scheme.
+    #[arg(long, env = "ROBOTID_WITNESS_NAME")]
+    pub witness_name: Option<String>,
 }
 
 impl RegistryConfig {
@@ -82,6 +93,8 @@ impl RegistryConfig {
             log_key_file: None,
             log_origin: None,
             log_integration_ms: 250,
+            witness_key_file: None,
+            witness_name: None,
         }
     }
 }

@@ -458,3 +458,86 @@ pub fn recall_to_wire(recall: &Recall) -> pb::Recall {
         listed_robot_count: recall.listed_robot_count as i64,
     }
 }
+
+/// A peer as `PutPeer` sets it, checked: the country, the two keys of the
+/// right types (the log's named by its origin), an http(s) base.
+pub fn peer_from_wire(
+    peer: pb::Peer,
+    home: &robotid_domain::code::CountryCode,
+    caller: &str,
+    now: Timestamp,
+) -> Result<crate::witness::store::Peer, ApiError> {
+    let pb::Peer {
+        country_code,
+        log_origin,
+        log_key,
+        witness_key,
+        web_url,
+        active,
+        update_time: _,
+        updated_by: _,
+    } = peer;
+    let country = robotid_domain::code::CountryCode::parse(&country_code)
+        .map_err(|e| ApiError::invalid_argument("peer.country_code", e))?;
+    if &country == home {
+        return Err(ApiError::invalid_argument(
+            "peer.country_code",
+            "this registry's own country is not a peer",
+        ));
+    }
+    let parsed_log_key = robotid_tlog::VerifierKey::parse(log_key.trim())
+        .map_err(|e| ApiError::invalid_argument("peer.log_key", e))?;
+    if parsed_log_key.signature_type() != robotid_tlog::SignatureType::Ed25519 {
+        return Err(ApiError::invalid_argument(
+            "peer.log_key",
+            "a log key is an Ed25519 signed-note key (type 0x01)",
+        ));
+    }
+    if parsed_log_key.name() != log_origin {
+        return Err(ApiError::invalid_argument(
+            "peer.log_key",
+            format!(
+                "the key is named {:?}, the log's origin is {log_origin:?}",
+                parsed_log_key.name()
+            ),
+        ));
+    }
+    let parsed_witness_key = robotid_tlog::VerifierKey::parse(witness_key.trim())
+        .map_err(|e| ApiError::invalid_argument("peer.witness_key", e))?;
+    if parsed_witness_key.signature_type() != robotid_tlog::SignatureType::Cosignature {
+        return Err(ApiError::invalid_argument(
+            "peer.witness_key",
+            "a witness key is a cosignature key (type 0x04)",
+        ));
+    }
+    let web_url = web_url.trim_end_matches('/').to_owned();
+    if !(web_url.starts_with("https://") || web_url.starts_with("http://")) {
+        return Err(ApiError::invalid_argument(
+            "peer.web_url",
+            "an http:// or https:// base URL",
+        ));
+    }
+    Ok(crate::witness::store::Peer {
+        country: country.as_str().to_owned(),
+        log_origin,
+        log_key: parsed_log_key.to_string(),
+        witness_key: parsed_witness_key.to_string(),
+        web_url,
+        active,
+        updated_at: now.as_micros(),
+        updated_by: caller.to_owned(),
+    })
+}
+
+pub fn peer_to_wire(peer: &crate::witness::store::Peer) -> pb::Peer {
+    pb::Peer {
+        country_code: peer.country.clone(),
+        log_origin: peer.log_origin.clone(),
+        log_key: peer.log_key.clone(),
+        witness_key: peer.witness_key.clone(),
+        web_url: peer.web_url.clone(),
+        active: peer.active,
+        update_time: Some(timestamp_to_wire(Timestamp::from_micros(peer.updated_at))),
+        updated_by: peer.updated_by.clone(),
+    }
+}

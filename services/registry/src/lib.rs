@@ -12,6 +12,7 @@ pub mod event_writer;
 pub mod log;
 pub mod store;
 pub mod web;
+pub mod witness;
 
 pub use app::App;
 pub use config::RegistryConfig;

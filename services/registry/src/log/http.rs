@@ -46,17 +46,27 @@ async fn checkpoint(State(log): State<TransparencyLog>) -> Response {
         Ok(connection) => connection,
         Err(error) => return unavailable(error),
     };
-    match store::latest_checkpoint(&mut connection).await {
-        Ok(Some((_, note))) => (
-            [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::CACHE_CONTROL, CHECKPOINT_CACHE),
-            ],
-            note,
-        )
-            .into_response(),
-        Ok(None) => plain(StatusCode::NOT_FOUND, "no checkpoint signed yet\n"),
-        Err(error) => unavailable(error),
+    let latest = match store::latest_checkpoint(&mut connection).await {
+        Ok(latest) => latest,
+        Err(error) => return unavailable(error),
+    };
+    match latest {
+        Some((size, note)) => {
+            // With the cosignatures the peers' witnesses gave it.
+            let note = match super::cosigned(&mut connection, size, &note).await {
+                Ok(signed) => signed.to_bytes(),
+                Err(_) => note,
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                    (header::CACHE_CONTROL, CHECKPOINT_CACHE),
+                ],
+                note,
+            )
+                .into_response()
+        }
+        None => plain(StatusCode::NOT_FOUND, "no checkpoint signed yet\n"),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod http;
 pub mod leaf;
 pub mod store;
 pub mod verify;
+pub mod witnessing;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use robotid_domain::time::Timestamp;
 use robotid_platform::error::ApiError;
-use robotid_tlog::{Checkpoint, Hash, NoteSigner, SignedCheckpoint, TreeError};
+use robotid_tlog::{Checkpoint, Hash, NoteSigner, ProofBundle, SignedCheckpoint, TreeError};
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 
@@ -78,6 +79,11 @@ impl TransparencyLog {
 
     pub fn origin(&self) -> &str {
         &self.inner.origin
+    }
+
+    /// The integration interval: the longest a new leaf waits.
+    pub fn interval(&self) -> Duration {
+        self.inner.interval
     }
 
     /// The note verifier key (`name+id+key`) that checks its checkpoints.
@@ -145,19 +151,45 @@ impl TransparencyLog {
     /// The newest signed checkpoint, parsed.
     pub async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, ApiError> {
         let mut connection = self.inner.pool.acquire().await?;
-        let Some((_, note)) = store::latest_checkpoint(&mut connection).await? else {
+        let Some((size, note)) = store::latest_checkpoint(&mut connection).await? else {
             return Ok(None);
         };
-        SignedCheckpoint::parse(&note)
-            .map(Some)
-            .map_err(|e| ApiError::internal(&e))
+        cosigned(&mut connection, size, &note).await.map(Some)
     }
 
-    /// The signed checkpoint of `size`, if one was signed.
+    /// The signed checkpoint of `size` with the cosignatures the peers'
+    /// witnesses gave it, if one was signed.
     pub async fn checkpoint_note(&self, size: u64) -> Result<Option<String>, ApiError> {
         let mut connection = self.inner.pool.acquire().await?;
-        let note = store::checkpoint_of_size(&mut connection, size).await?;
-        Ok(note.map(|note| String::from_utf8_lossy(&note).into_owned()))
+        let Some(note) = store::checkpoint_of_size(&mut connection, size).await? else {
+            return Ok(None);
+        };
+        let signed = cosigned(&mut connection, size, &note).await?;
+        Ok(Some(signed.to_string()))
+    }
+
+    /// The proof bundle (c2sp.org/tlog-proof) of leaf `index`: under the
+    /// newest checkpoint the peers' witnesses cosigned that holds it, or
+    /// the newest checkpoint before any did; its entry as the extra data.
+    pub async fn proof_bundle(&self, index: u64) -> Result<Option<ProofBundle>, ApiError> {
+        let mut connection = self.inner.pool.acquire().await?;
+        let size =
+            match crate::witness::store::newest_cosigned_size(&mut connection, index + 1).await? {
+                Some(size) => size,
+                None => match store::latest_checkpoint(&mut connection).await? {
+                    Some((size, _)) if size > index => size,
+                    _ => return Ok(None),
+                },
+            };
+        let Some(note) = store::checkpoint_of_size(&mut connection, size).await? else {
+            return Ok(None);
+        };
+        let signed = cosigned(&mut connection, size, &note).await?;
+        drop(connection);
+        let (proof, entry) = self.inclusion_proof(index, size).await?;
+        Ok(Some(
+            ProofBundle::new(index, proof, signed).with_extra(entry),
+        ))
     }
 
     /// The audit path of leaf `index` in the tree of `size`, and its entry.
@@ -212,6 +244,23 @@ impl TransparencyLog {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
     }
+}
+
+/// `note` (the checkpoint of `size`) with the cosignature lines kept for
+/// it.
+pub(crate) async fn cosigned(
+    connection: &mut sqlx::AnyConnection,
+    size: u64,
+    note: &[u8],
+) -> Result<SignedCheckpoint, ApiError> {
+    let mut signed = SignedCheckpoint::parse(note).map_err(|e| ApiError::internal(&e))?;
+    for line in crate::witness::store::cosignatures(connection, size).await? {
+        match robotid_tlog::NoteSignature::parse_line(line.trim_end()) {
+            Ok(signature) => signed.add_signature(signature),
+            Err(error) => tracing::warn!(%error, size, "a kept cosignature does not parse"),
+        }
+    }
+    Ok(signed)
 }
 
 /// The stored tiles could not answer: a tile is missing or short, which

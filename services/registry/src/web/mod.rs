@@ -20,6 +20,7 @@ mod card;
 mod lang;
 mod negotiate;
 mod page;
+pub mod proof;
 pub mod protojson;
 
 use std::sync::Arc;
@@ -102,6 +103,7 @@ pub fn router(web: Web) -> Router {
         .route("/r", get(lookup))
         .route("/r/{code}", get(robot_card))
         .route("/r/{code}/credential", get(credential))
+        .route("/r/{code}/proof", get(proof_bundle))
         .route("/keys", get(keys))
         .route("/assets/card.css", get(css))
         .route("/assets/card.js", get(js))
@@ -653,6 +655,52 @@ async fn credential(
             Answer::new(StatusCode::NOT_FOUND, JSON, error_json(&api, 404))
                 .shared()
                 .respond(&headers)
+        }
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// The robot's proof bundle: its newest event, under the newest cosigned
+/// checkpoint that holds it. It changes with every event: as fresh as the
+/// card.
+async fn proof_bundle(
+    State(web): State<Arc<Web>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let id = match RobotId::parse_at(&code, &web.home) {
+        Ok(id) => id,
+        Err(error) => {
+            return web
+                .mistyped(Format::Json, Lang::En, &code, &error)
+                .respond(&headers);
+        }
+    };
+    if code != id.as_str() {
+        return redirect(format!("/r/{}/proof", id.as_str()), ASSET_CACHE_REDIRECT);
+    }
+    let robot = match web.store.robot(&id).await {
+        Ok(Some(robot)) => robot,
+        Ok(None) => {
+            let api = ApiError::not_found("ROBOT_NOT_FOUND", format!("robots/{id}"))
+                .with_metadata("robot_id", id.as_str());
+            return Answer::new(StatusCode::NOT_FOUND, JSON, error_json(&api, 404))
+                .cache(CARD_CACHE)
+                .respond(&headers);
+        }
+        Err(error) => return unavailable(&error),
+    };
+    match proof::bundle_of(&web.store, &robot).await {
+        Ok(bundle) => Answer::new(
+            StatusCode::OK,
+            proof::CONTENT_TYPE,
+            bundle.bundle.into_bytes(),
+        )
+        .cache(CARD_CACHE)
+        .shared()
+        .respond(&headers),
+        Err(error) if error.code() == Code::FailedPrecondition => {
+            Answer::new(StatusCode::NOT_FOUND, JSON, error_json(&error, 404)).respond(&headers)
         }
         Err(error) => unavailable(&error),
     }
