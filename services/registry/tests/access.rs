@@ -57,13 +57,15 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
         .await
         .name;
     let mut next_robot = 100;
-    // The log's calls answer once a checkpoint holds a leaf.
-    registry.checkpoint_covering(1).await;
+    // The log's calls answer once a checkpoint holds the robot's newest
+    // event.
+    let head = registry.full(&known).await.head_log_index.unwrap();
+    registry.checkpoint_covering(head + 1).await;
 
     let registry_rpcs = rpcs_of("robotid.registry.v1");
     assert_eq!(
         registry_rpcs.len(),
-        15,
+        19,
         "every registry RPC is in the table"
     );
     for (method, allows) in registry_rpcs {
@@ -228,6 +230,58 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                             first_tree_size: 1,
                             second_tree_size: 0,
                         })
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "GetProofBundle" => {
+                    // Calls before this one recalled the robot: its newest
+                    // event must be in a checkpoint first.
+                    let head = registry.full(&known).await.head_log_index.unwrap();
+                    registry.checkpoint_covering(head + 1).await;
+                    let result = client
+                        .get_proof_bundle(pb::GetProofBundleRequest {
+                            robot_id: known.as_str().into(),
+                        })
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "PutPeer" => {
+                    let key = |kind: u8| {
+                        let signing = ed25519_dalek::SigningKey::from_bytes(&[kind; 32]);
+                        if kind == 1 {
+                            robotid_tlog::NoteSigner::new("de.registry.test/log", signing)
+                                .unwrap()
+                                .verifier_key()
+                                .to_string()
+                        } else {
+                            robotid_tlog::Cosigner::new("de.registry.test/witness", signing)
+                                .unwrap()
+                                .verifier_key()
+                                .to_string()
+                        }
+                    };
+                    let result = client
+                        .put_peer(pb::PutPeerRequest {
+                            peer: Some(pb::Peer {
+                                country_code: "DE".into(),
+                                log_origin: "de.registry.test/log".into(),
+                                log_key: key(1),
+                                witness_key: key(4),
+                                web_url: "http://127.0.0.1:9".into(),
+                                active: false,
+                                ..Default::default()
+                            }),
+                        })
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "ListPeers" => {
+                    let result = client.list_peers(pb::ListPeersRequest {}).await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
+                "ListForkEvidence" => {
+                    let result = client
+                        .list_fork_evidence(pb::ListForkEvidenceRequest {})
                         .await;
                     assert_answer(name, who, allowed, refusal, result);
                 }
