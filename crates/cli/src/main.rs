@@ -20,6 +20,7 @@ mod issue;
 mod label;
 mod log;
 mod pki;
+mod proof;
 mod recall;
 mod resolve;
 mod seed;
@@ -102,6 +103,10 @@ enum Command {
     /// whole log, the inclusion proof of a robot's newest event.
     #[command(subcommand)]
     Log(log::Command),
+    /// Proof bundles (c2sp.org/tlog-proof): fetch a robot's, verify one
+    /// offline against a policy.
+    #[command(subcommand)]
+    Proof(proof::Command),
 }
 
 fn main() -> ExitCode {
@@ -131,6 +136,7 @@ async fn run(command: Command, globals: &client::Globals) -> anyhow::Result<Exit
         Command::Dev(args) => dev::run(args, &globals.data_dir).await,
         Command::Issue(args) => issue::run(args, globals).await,
         Command::Log(command) => log::run(command, globals).await,
+        Command::Proof(command) => proof::run(command, globals).await,
         Command::Resolve(args) => resolve::run(args, globals).await,
         Command::Record(args) => events::record(args, globals).await,
         Command::History(args) => events::history(args, globals).await,

@@ -149,3 +149,34 @@ pub async fn run(
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
+
+/// Sets `peer` as a peer of the registry on `registry` (called as the
+/// transfer service, which keeps the trust list).
+pub async fn peer(
+    registry: RpcChannel,
+    peer: &crate::dev::deployment::Deployment,
+) -> anyhow::Result<()> {
+    use robotid_proto::registry::v1 as registry_pb;
+    let mut registry = registry_pb::registry_service_client::RegistryServiceClient::new(registry);
+    // A log key is named by the log's origin.
+    let log_origin = peer
+        .log_key
+        .split('+')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    registry
+        .put_peer(registry_pb::PutPeerRequest {
+            peer: Some(registry_pb::Peer {
+                country_code: peer.country.clone(),
+                log_origin,
+                log_key: peer.log_key.clone(),
+                witness_key: peer.witness_key.clone(),
+                web_url: peer.endpoints.web.clone(),
+                active: true,
+                ..Default::default()
+            }),
+        })
+        .await?;
+    Ok(())
+}

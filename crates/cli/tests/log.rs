@@ -2,7 +2,10 @@
 //! and by a client in another language written from the specs alone
 //! (`tests/interop/tlog_audit.py`, Python), each from the checkpoint key
 //! `robotid dev` writes to `DATA_DIR/log.vkey`; and a later checkpoint
-//! checked to extend an earlier one, by both.
+//! checked to extend an earlier one, by both; and a robot's proof bundle,
+//! cosigned by the peer registry's witness, verified offline against
+//! `DATA_DIR/proof.policy` by `robotid proof verify` and by
+//! `tests/interop/tlog_proof_verify.py`.
 
 mod support;
 
@@ -57,7 +60,7 @@ fn python_audit(python: &Path, prefix: &str, vkey: &Path, extra: &[&str]) -> Str
 }
 
 #[test]
-fn the_dev_log_is_audited_by_the_cli_and_by_an_independent_python_client() {
+fn the_dev_log_and_its_proofs_are_checked_by_the_cli_and_by_independent_python_clients() {
     let Some(python) = python_with(&[("cryptography", "cryptography")]) else {
         return;
     };
@@ -147,6 +150,85 @@ fn the_dev_log_is_audited_by_the_cli_and_by_an_independent_python_client() {
         proof["tree_size"].as_u64() > proof["log_index"].as_u64(),
         "{proof}"
     );
+
+    // Its proof bundle, once Germany's witness cosigned the checkpoint it
+    // sits under, verifies offline with nothing but the policy — with
+    // `robotid proof verify` and with the Python verifier written from the
+    // specs.
+    let policy = data.join("proof.policy");
+    let bundle_file = dir.join("robot.tlog-proof");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let bundle = json(
+            dir,
+            &[
+                "proof",
+                "get",
+                &robot,
+                "--out",
+                bundle_file.to_str().unwrap(),
+            ],
+        );
+        if !bundle["cosigned_by"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never cosigned: {bundle}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let verified = json(
+        dir,
+        &[
+            "proof",
+            "verify",
+            bundle_file.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["robot_id"], robot.as_str(), "{verified}");
+    assert_eq!(verified["event_type"], "SOLD", "{verified}");
+    let output = std::process::Command::new(&python)
+        .arg(workspace_root().join("tests/interop/tlog_proof_verify.py"))
+        .arg(&bundle_file)
+        .arg(&policy)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("ok "), "{stdout}");
+    // One byte of the entry changed: refused by both.
+    let text = std::fs::read_to_string(&bundle_file).unwrap();
+    let extra = text.lines().nth(1).unwrap();
+    let flipped = extra.replacen(
+        &extra[10..11],
+        if &extra[10..11] == "A" { "B" } else { "A" },
+        1,
+    );
+    let tampered = dir.join("tampered.tlog-proof");
+    std::fs::write(&tampered, text.replacen(extra, &flipped, 1)).unwrap();
+    let refused = robotid(
+        dir,
+        &[
+            "proof",
+            "verify",
+            tampered.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let output = std::process::Command::new(&python)
+        .arg(workspace_root().join("tests/interop/tlog_proof_verify.py"))
+        .arg(&tampered)
+        .arg(&policy)
+        .output()
+        .expect("python3 runs");
+    assert!(!output.status.success());
 
     // A saved checkpoint of another log is refused, by both.
     let forged = dir.join("forged.checkpoint");

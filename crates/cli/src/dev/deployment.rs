@@ -52,6 +52,23 @@ impl Layout {
         self.dir.join("log.vkey")
     }
 
+    /// The registry's witness key (Ed25519, PKCS#8 PEM): it cosigns the
+    /// peer's checkpoints.
+    pub fn witness_key(&self) -> PathBuf {
+        self.dir.join("witness-key.pem")
+    }
+
+    /// The witness's cosignature verifier key (type 0x04).
+    pub fn witness_verifier_key(&self) -> PathBuf {
+        self.dir.join("witness.vkey")
+    }
+
+    /// A c2sp.org/tlog-policy that checks this registry's proof bundles:
+    /// its log, cosigned by the peer's witness.
+    pub fn proof_policy(&self) -> PathBuf {
+        self.dir.join("proof.policy")
+    }
+
     pub fn holder_key(&self) -> PathBuf {
         self.dir.join("holder-key")
     }
@@ -93,6 +110,9 @@ pub struct Deployment {
     pub layout: Layout,
     pub endpoints: Endpoints,
     pub signing_key: VerifyingKey,
+    /// The log's and the witness's verifier keys (`name+id+key`).
+    pub log_key: String,
+    pub witness_key: String,
     pub pki_created: bool,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
 }
@@ -120,6 +140,7 @@ impl Deployment {
             .with_context(|| format!("writing {}", layout.signing_public_key().display()))?;
         robotid_platform::secret::read_or_create(&layout.holder_key(), 32)?;
         SigningKey::load_or_create(&layout.log_key())?;
+        SigningKey::load_or_create(&layout.witness_key())?;
         // The services' certificates name `localhost` (and 127.0.0.1).
         let client_host = if host.is_loopback() || host.is_unspecified() {
             "localhost".to_owned()
@@ -138,15 +159,24 @@ impl Deployment {
         config.http_listen = Some(SocketAddr::new(web_host, ports.web));
         config.credential_public_key_file = Some(layout.signing_public_key());
         config.log_key_file = Some(layout.log_key());
+        config.witness_key_file = Some(layout.witness_key());
         let registry = robotid_registry::App::build(config)
             .await
             .with_context(|| format!("starting the {country} registry"))?;
-        if let Some(log) = registry.log() {
-            std::fs::write(
-                layout.log_verifier_key(),
-                format!("{}\n", log.verifier_key()),
-            )
-            .with_context(|| format!("writing {}", layout.log_verifier_key().display()))?;
+        let log_key = registry
+            .log()
+            .map(|log| log.verifier_key())
+            .context("the registry keeps no log")?;
+        let witness_key = registry
+            .witness()
+            .map(|witness| witness.verifier_key().to_string())
+            .context("the registry runs no witness")?;
+        for (path, key) in [
+            (layout.log_verifier_key(), &log_key),
+            (layout.witness_verifier_key(), &witness_key),
+        ] {
+            std::fs::write(&path, format!("{key}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         let registry_url = url(registry.local_addr());
         let web_url = registry.public_url().unwrap_or_default().to_owned();
@@ -208,6 +238,8 @@ impl Deployment {
             layout,
             endpoints,
             signing_key: key.verifying_key(),
+            log_key,
+            witness_key,
             pki_created: pki.created,
             tasks,
         })
@@ -221,6 +253,16 @@ impl Deployment {
             json: false,
         };
         connect(&globals, &ClientArgs::as_role("regulator"), service).await
+    }
+
+    /// A channel to one of its services with the development PKI's
+    /// certificate `identity` (a role, or a service such as `transfer`).
+    pub async fn as_service(&self, service: Service, identity: &str) -> anyhow::Result<RpcChannel> {
+        let globals = Globals {
+            data_dir: self.layout.dir.clone(),
+            json: false,
+        };
+        connect(&globals, &ClientArgs::as_role(identity), service).await
     }
 
     /// Waits until every service returned (after the stop signal).

@@ -4,7 +4,7 @@
 //! and imported into the other. Both are bootstrapped for the demo and
 //! trust each other's signing keys.
 
-mod deployment;
+pub mod deployment;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -103,6 +103,21 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
                         other.country, deployment.country
                     )
                 })?;
+            // Each registry witnesses the other's log and sends its own
+            // checkpoints to the other's witness.
+            let registry = deployment.as_service(Service::Registry, "transfer").await?;
+            bootstrap::peer(registry, other).await.with_context(|| {
+                format!("making {} a peer of {}", other.country, deployment.country)
+            })?;
+            let policy = format!(
+                "# This registry's proof bundles: its log, cosigned by {peer}'s witness.\n\
+                 log {log}\nwitness {peer} {witness}\nquorum {peer}\n",
+                log = deployment.log_key,
+                peer = other.country,
+                witness = other.witness_key,
+            );
+            let path = deployment.layout.proof_policy();
+            std::fs::write(&path, policy).with_context(|| format!("writing {}", path.display()))?;
         }
         anyhow::Ok(())
     }
