@@ -5,6 +5,11 @@
 //! claim, then a no-op update of the robot row): in PostgreSQL that takes the
 //! robot's row lock, in SQLite the database write lock, so concurrent events
 //! on one robot queue up and its history stays one linear chain.
+//!
+//! Locks are taken in one order: robot rows, an access-log head, and last,
+//! just before the commit, the transparency log's sequence row (with the
+//! event rows and their leaves), so that no two writes wait on each other in
+//! opposite orders and the one lock every write shares is held briefly.
 
 use robotid_domain::access::AccessDraft;
 use robotid_domain::code::{CountryCode, ManufacturerCode, ModelCode, RobotId};
@@ -219,6 +224,7 @@ impl RegistryStore {
             registered: 0,
             already_registered: 0,
         };
+        let mut events = Vec::with_capacity(registrations.len());
         for chunk in registrations.chunks(INSERT_CHUNK) {
             let created: Vec<(Robot, Event)> = chunk
                 .iter()
@@ -239,15 +245,15 @@ impl RegistryStore {
                     return Err(WriteError::Conflict(robot.robot_id.clone()));
                 }
             }
-            let mut events: Vec<Event> = new.into_iter().map(|(_, event)| event).collect();
-            insert_events(&mut tx, &mut events, self.logs()).await?;
-            outcome.registered += events.len() as u64;
+            outcome.registered += new.len() as u64;
             outcome.already_registered += existing.len() as u64;
+            events.extend(new.into_iter().map(|(_, event)| event));
         }
 
         let result = format!("{},{}", outcome.registered, outcome.already_registered);
         idempotency::complete(&mut tx, key, &result).await?;
         access_log::append(&mut tx, access).await?;
+        insert_history(&mut tx, &mut events, self.logs()).await?;
         tx.commit().await?;
         self.appended();
         Ok(outcome)
@@ -392,13 +398,6 @@ impl RegistryStore {
             }
             outcomes[i] = Some(outcome);
         }
-        for chunk in events.chunks_mut(INSERT_CHUNK) {
-            insert_events(&mut tx, chunk, self.logs()).await?;
-        }
-        // The answers carry where each event is in the log.
-        for (event, &i) in events.iter().zip(&answers) {
-            outcomes[i] = Some(Ok(event.clone()));
-        }
         changed.sort();
         changed.dedup();
         let changed: Vec<&Robot> = changed
@@ -411,7 +410,12 @@ impl RegistryStore {
         idempotency::complete_all(&mut tx, &results).await?;
         idempotency::release_all(&mut tx, &refused).await?;
         access_log::append_all(&mut tx, accesses).await?;
+        insert_history(&mut tx, &mut events, self.logs()).await?;
         tx.commit().await?;
+        // The answers carry where each event is in the log.
+        for (event, &i) in events.iter().zip(&answers) {
+            outcomes[i] = Some(Ok(event.clone()));
+        }
         self.appended();
         Ok(outcomes
             .into_iter()
@@ -450,12 +454,15 @@ impl RegistryStore {
             }
             return Ok(events);
         }
-        let events = append_events(&mut tx, caller, drafts, now, self.logs()).await?;
+        let mut events = append_events(&mut tx, caller, drafts, now).await?;
         let sequences: Vec<String> = events.iter().map(|e| e.sequence.to_string()).collect();
         idempotency::complete(&mut tx, key, &sequences.join(","))
             .await
             .map_err(unattributed)?;
         access_log::append(&mut tx, access)
+            .await
+            .map_err(unattributed)?;
+        insert_history(&mut tx, &mut events, self.logs())
             .await
             .map_err(unattributed)?;
         tx.commit().await.map_err(unattributed)?;
@@ -550,9 +557,6 @@ impl RegistryStore {
                 Err(error) => return Err(error.into()),
             }
         }
-        for chunk in events.chunks_mut(INSERT_CHUNK) {
-            insert_events(&mut tx, chunk, self.logs()).await?;
-        }
         let changed: Vec<&Robot> = recalled.iter().filter_map(|id| robots.get(*id)).collect();
         for chunk in changed.chunks(INSERT_CHUNK) {
             update_robots(&mut tx, chunk).await?;
@@ -568,6 +572,7 @@ impl RegistryStore {
         idempotency::complete(&mut tx, key, &id.to_string()).await?;
         access.robots = recalled.iter().map(|id| id.as_str().to_owned()).collect();
         access_log::append(&mut tx, access).await?;
+        insert_history(&mut tx, &mut events, self.logs()).await?;
         let recall = load_recall(&mut tx, id)
             .await?
             .ok_or_else(|| WriteError::Api(corrupt("recalls")))?;
@@ -769,15 +774,14 @@ fn record_on(
 /// Appends `drafts` by `caller` in order inside the caller's transaction,
 /// with a few statements for the whole batch instead of four per event:
 /// lock every robot, read them, check and seal each event in memory (a
-/// robot may appear more than once), insert the events, write back each
-/// robot. An error names the place of the event that was refused or whose
+/// robot may appear more than once), write back each robot; the caller
+/// inserts the events last (`insert_history`). An error names the place of the event that was refused or whose
 /// robot was not found.
 async fn append_events(
     tx: &mut AnyConnection,
     caller: &Caller,
     drafts: Vec<(RobotId, EventDraft)>,
     now: Timestamp,
-    logs: bool,
 ) -> Result<Vec<Event>, (Option<usize>, WriteError)> {
     let ids: Vec<RobotId> = drafts.iter().map(|(id, _)| id.clone()).collect();
     let mut current = lock_robots(tx, ids).await.map_err(unattributed)?;
@@ -789,9 +793,6 @@ async fn append_events(
         // A batch carries no holder reference: its events are the border's.
         let event = record_on(robot, caller, draft, None, now).map_err(|error| (Some(i), error))?;
         events.push(event);
-    }
-    for chunk in events.chunks_mut(INSERT_CHUNK) {
-        insert_events(tx, chunk, logs).await.map_err(unattributed)?;
     }
     let mut ids: Vec<&RobotId> = current.keys().collect();
     ids.sort();
@@ -1021,6 +1022,21 @@ async fn insert_credentials(
             .bind(credential.public_key.map(|key| key.to_vec()));
     }
     query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Inserts a write's events (and with `logs` their leaves), as its last
+/// statements before the commit: the log's sequence row, taken here, is
+/// held until the commit, so every other writer waits on it only for these
+/// statements and the commit, not for the whole write.
+async fn insert_history(
+    tx: &mut AnyConnection,
+    events: &mut [Event],
+    logs: bool,
+) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks_mut(INSERT_CHUNK) {
+        insert_events(tx, chunk, logs).await?;
+    }
     Ok(())
 }
 
