@@ -257,10 +257,10 @@ pub async fn read_tiles(
 ) -> Result<TileSet, sqlx::Error> {
     let mut set = TileSet::new();
     for tile in tiles {
-        if let Some(data) = tile_data(connection, tile.level(), tile.index()).await? {
-            if data.len() >= tile.byte_len() {
-                set.insert(*tile, data[..tile.byte_len()].to_vec());
-            }
+        if let Some(data) = tile_data(connection, tile.level(), tile.index()).await?
+            && data.len() >= tile.byte_len()
+        {
+            set.insert(*tile, data[..tile.byte_len()].to_vec());
         }
     }
     Ok(set)

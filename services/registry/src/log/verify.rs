@@ -186,9 +186,8 @@ async fn first_leaf_not_in_tree(
             continue;
         }
         let tile_index = index / 256;
-        if !tiles.contains_key(&tile_index) {
-            let data = store::tile_data(connection, 0, tile_index).await?;
-            tiles.insert(tile_index, data);
+        if let std::collections::hash_map::Entry::Vacant(vacant) = tiles.entry(tile_index) {
+            vacant.insert(store::tile_data(connection, 0, tile_index).await?);
         }
         let offset = (index % 256) as usize * 32;
         let stored = tiles[&tile_index]
