@@ -1049,13 +1049,7 @@ impl RegistryService for RegistryApi {
         let peer =
             crate::convert::peer_from_wire(peer, &self.home, &caller.to_string(), Timestamp::now())
                 .map_err(status)?;
-        let mut connection = self
-            .store
-            .database()
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| status(e.into()))?;
+        let mut connection = self.connection().await?;
         crate::witness::store::put_peer(&mut connection, &peer)
             .await
             .map_err(|e| status(e.into()))?;
@@ -1066,13 +1060,7 @@ impl RegistryService for RegistryApi {
         &self,
         _request: Request<pb::ListPeersRequest>,
     ) -> Result<Response<pb::ListPeersResponse>, Status> {
-        let mut connection = self
-            .store
-            .database()
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| status(e.into()))?;
+        let mut connection = self.connection().await?;
         let peers = crate::witness::store::peers(&mut connection)
             .await
             .map_err(|e| status(e.into()))?;
@@ -1085,13 +1073,7 @@ impl RegistryService for RegistryApi {
         &self,
         _request: Request<pb::ListForkEvidenceRequest>,
     ) -> Result<Response<pb::ListForkEvidenceResponse>, Status> {
-        let mut connection = self
-            .store
-            .database()
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| status(e.into()))?;
+        let mut connection = self.connection().await?;
         let forks = crate::witness::store::forks(&mut connection)
             .await
             .map_err(|e| status(e.into()))?;
@@ -1118,6 +1100,16 @@ impl RegistryService for RegistryApi {
 }
 
 impl RegistryApi {
+    /// A connection of the registry's pool, for the witness's tables.
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Status> {
+        self.store
+            .database()
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| status(e.into()))
+    }
+
     pub(crate) fn transparency_log(&self) -> Result<&crate::log::TransparencyLog, Status> {
         self.store.log().ok_or_else(|| {
             status(ApiError::failed_precondition(

@@ -253,6 +253,30 @@ impl Web {
     }
 
     /// A code that does not parse: 400, saying what is wrong.
+    /// The robot of `/r/{code}/{resource}`: a mistyped code is answered
+    /// in JSON, another spelling of a good one redirected to the canonical
+    /// path.
+    fn resource_id(
+        &self,
+        code: &str,
+        resource: &str,
+        headers: &HeaderMap,
+    ) -> Result<RobotId, Box<Response>> {
+        let id = RobotId::parse_at(code, &self.home).map_err(|error| {
+            Box::new(
+                self.mistyped(Format::Json, Lang::En, code, &error)
+                    .respond(headers),
+            )
+        })?;
+        if code != id.as_str() {
+            return Err(Box::new(redirect(
+                format!("/r/{}/{resource}", id.as_str()),
+                ASSET_CACHE_REDIRECT,
+            )));
+        }
+        Ok(id)
+    }
+
     fn mistyped(&self, format: Format, lang: Lang, input: &str, error: &CodeError) -> Answer {
         match format {
             Format::Html => {
@@ -629,20 +653,10 @@ async fn credential(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let id = match RobotId::parse_at(&code, &web.home) {
+    let id = match web.resource_id(&code, "credential", &headers) {
         Ok(id) => id,
-        Err(error) => {
-            return web
-                .mistyped(Format::Json, Lang::En, &code, &error)
-                .respond(&headers);
-        }
+        Err(answer) => return *answer,
     };
-    if code != id.as_str() {
-        return redirect(
-            format!("/r/{}/credential", id.as_str()),
-            ASSET_CACHE_REDIRECT,
-        );
-    }
     match web.store.credential(&id).await {
         Ok(Some(credential)) => Answer::new(StatusCode::OK, "application/cose", credential)
             .cache(CREDENTIAL_CACHE)
@@ -668,17 +682,10 @@ async fn proof_bundle(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let id = match RobotId::parse_at(&code, &web.home) {
+    let id = match web.resource_id(&code, "proof", &headers) {
         Ok(id) => id,
-        Err(error) => {
-            return web
-                .mistyped(Format::Json, Lang::En, &code, &error)
-                .respond(&headers);
-        }
+        Err(answer) => return *answer,
     };
-    if code != id.as_str() {
-        return redirect(format!("/r/{}/proof", id.as_str()), ASSET_CACHE_REDIRECT);
-    }
     let robot = match web.store.robot(&id).await {
         Ok(Some(robot)) => robot,
         Ok(None) => {
