@@ -4,13 +4,16 @@
 //! append-only Merkle tree (RFC 6962, SHA-256), numbered in the
 //! transaction that stores the event ([`store::append_events`]): a leaf is
 //! committed with its event or not at all, in commit order, with no gaps.
-//! The [`Integrator`] then moves the tree over the new leaves (tiles and
-//! size in one transaction) and only afterwards signs a checkpoint of the
-//! new size with the log's own key, so a size never gets two roots, also
-//! across crashes: a restarted registry finds the tree where it was and the
-//! leaves still to integrate. At most `--log-integration-interval` passes
-//! between a leaf and a checkpoint that covers it. With the checkpoints it
-//! enters the access log's heads as an anchor leaf when they moved.
+//! The integrator ([`TransparencyLog::run`], in every instance) then moves
+//! the tree over the new leaves (tiles and size in one transaction) and only
+//! afterwards signs a checkpoint of the new size with the log's own key, so
+//! a size never gets two roots, also across crashes: a restarted registry
+//! finds the tree where it was and the leaves still to integrate. About
+//! `--log-integration-ms` passes between a leaf and a checkpoint that covers
+//! it. Each round first enters the access log's heads as an anchor leaf when
+//! they moved. [`witnessing`] sends each new checkpoint to the peers'
+//! witnesses and keeps their cosignatures, which the checkpoint is then
+//! published with.
 //!
 //! The log is served as c2sp.org/tlog-tiles at `{web}/log/` ([`http`]) and
 //! over gRPC (`GetCheckpoint`, `GetInclusionProof`, `GetConsistencyProof`).
