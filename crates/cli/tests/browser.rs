@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
-use support::{Dev, json, robotid};
+use support::{Dev, json, line};
 
 const REQUIRE: &str = "ROBOTID_REQUIRE_BROWSER";
 const WEB_HOST: &str = "127.0.0.2";
@@ -66,16 +66,6 @@ fn endpoints(dir: &Path) -> serde_json::Value {
 }
 
 /// A `robotid` command's one line of output (`--quiet`).
-fn line(dir: &Path, args: &[&str]) -> String {
-    let output = robotid(dir, args);
-    assert!(
-        output.status.success(),
-        "robotid {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 fn issue(dir: &Path) -> String {
     line(
         dir,

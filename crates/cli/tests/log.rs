@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use robotid_test_support::python::{python_with, workspace_root};
-use support::{Dev, json, robotid};
+use support::{Dev, json, line, robotid};
 
 /// The newest checkpoint, once it covers at least `size` leaves.
 fn checkpoint_covering(dir: &Path, size: u64) -> serde_json::Value {
@@ -29,16 +29,6 @@ fn checkpoint_covering(dir: &Path, size: u64) -> serde_json::Value {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn line(dir: &Path, args: &[&str]) -> String {
-    let output = robotid(dir, args);
-    assert!(
-        output.status.success(),
-        "robotid {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 /// The Python auditor on the log at `prefix`: its one line of output.

@@ -106,6 +106,17 @@ pub fn robotid(dir: &Path, args: &[&str]) -> Output {
         .expect("robotid runs")
 }
 
+/// `robotid ARGS`, which must succeed: its standard output, trimmed.
+pub fn line(dir: &Path, args: &[&str]) -> String {
+    let output = robotid(dir, args);
+    assert!(
+        output.status.success(),
+        "robotid {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
 pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");

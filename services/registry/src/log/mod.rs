@@ -94,10 +94,6 @@ impl TransparencyLog {
         self.inner.signer.verifier_key().to_string()
     }
 
-    pub fn verifier(&self) -> &robotid_tlog::VerifierKey {
-        self.inner.signer.verifier_key()
-    }
-
     /// Tells the integrator that leaves were committed.
     pub fn appended(&self) {
         self.inner.appended.notify_one();
