@@ -5,7 +5,6 @@
 //! call has a fixed request id, so a second run is answered as the first
 //! (and what exists already is left as it is).
 
-use robotid_credential::VerifyingKey;
 use robotid_platform::client::RpcChannel;
 use robotid_proto::issuance::v1 as issuance;
 use robotid_proto::issuance::v1::issuance_service_client::IssuanceServiceClient;
@@ -87,15 +86,30 @@ pub async fn manufacturer_and_model(issuance: RpcChannel, country: &str) -> anyh
 /// `transfer`.
 pub async fn trust(
     transfer: RpcChannel,
-    peer_country: &str,
-    peer_key: &VerifyingKey,
+    peer: &crate::dev::deployment::Deployment,
+    own_witness_key: &str,
+    own_country: &str,
 ) -> anyhow::Result<()> {
     let mut regulator = TransferServiceClient::new(transfer);
+    let peer_country = &peer.country;
+    let peer_key = &peer.signing_key;
     let kid = peer_key.kid().to_string();
+    // An import from the peer clears on its log's proof under a checkpoint
+    // this deployment's own witness cosigned.
+    let import_policy = format!(
+        "log {log}\nwitness {own_country} {own_witness_key}\nquorum {own_country}\n",
+        log = peer.log_key
+    );
     done(
         regulator
             .add_trusted_registry(transfer::AddTrustedRegistryRequest {
-                request_id: format!("dev-bootstrap-trust-{peer_country}-{kid}"),
+                // The entry names the peer's public base, whose port a
+                // restart on OS-chosen ports changes: a new request then,
+                // answered ALREADY_EXISTS for the key listed before.
+                request_id: format!(
+                    "dev-bootstrap-trust-{peer_country}-{kid}-{}",
+                    hex::encode(peer.endpoints.web.as_bytes())
+                ),
                 trusted_registry: Some(transfer::TrustedRegistry {
                     country_code: peer_country.into(),
                     key_id: kid,
@@ -108,6 +122,11 @@ pub async fn trust(
                         seconds: TRUSTED_UNTIL,
                         nanos: 0,
                     }),
+                    log_origin: log_origin(&peer.log_key),
+                    log_key: peer.log_key.clone(),
+                    witness_key: peer.witness_key.clone(),
+                    web_url: peer.endpoints.web.clone(),
+                    import_policy,
                     ..Default::default()
                 }),
             })
@@ -158,18 +177,11 @@ pub async fn peer(
 ) -> anyhow::Result<()> {
     use robotid_proto::registry::v1 as registry_pb;
     let mut registry = registry_pb::registry_service_client::RegistryServiceClient::new(registry);
-    // A log key is named by the log's origin.
-    let log_origin = peer
-        .log_key
-        .split('+')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
     registry
         .put_peer(registry_pb::PutPeerRequest {
             peer: Some(registry_pb::Peer {
                 country_code: peer.country.clone(),
-                log_origin,
+                log_origin: log_origin(&peer.log_key),
                 log_key: peer.log_key.clone(),
                 witness_key: peer.witness_key.clone(),
                 web_url: peer.endpoints.web.clone(),
@@ -179,4 +191,9 @@ pub async fn peer(
         })
         .await?;
     Ok(())
+}
+
+/// A log key (`name+id+key`) is named by the log's origin.
+fn log_origin(log_key: &str) -> String {
+    log_key.split('+').next().unwrap_or_default().to_owned()
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use robotid_credential::VerifyingKey;
 use robotid_proto::transfer::v1 as pb;
@@ -58,6 +59,61 @@ pub struct AddArgs {
     /// How long to trust it.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3_650))]
     days: u32,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// The registry's transparency log, which imports from it are checked
+/// against: all of it, or none (then no import from it clears).
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Its log's verifier key file (`log.vkey`, `name+id+key`); the origin
+    /// is the key's name.
+    #[arg(long, requires_all = ["witness_key", "web_url", "import_policy"])]
+    log_key: Option<PathBuf>,
+    /// Its witness's verifier key file (`witness.vkey`).
+    #[arg(long, requires = "log_key")]
+    witness_key: Option<PathBuf>,
+    /// Its public HTTP base, e.g. `https://id.example.cn`.
+    #[arg(long, requires = "log_key")]
+    web_url: Option<String>,
+    /// The import policy (c2sp.org/tlog-policy): its log, and the
+    /// witnesses that must have cosigned.
+    #[arg(long, requires = "log_key")]
+    import_policy: Option<PathBuf>,
+    /// Its registry's gRPC base, for the holds the registries exchange.
+    #[arg(long, requires = "log_key")]
+    registry_url: Option<String>,
+}
+
+impl LogArgs {
+    /// The entry's log fields, read from their files.
+    fn fields(&self) -> anyhow::Result<pb::TrustedRegistry> {
+        let read = |path: &Option<PathBuf>| -> anyhow::Result<String> {
+            match path {
+                Some(path) => Ok(std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .trim()
+                    .to_owned()),
+                None => Ok(String::new()),
+            }
+        };
+        let log_key = read(&self.log_key)?;
+        let import_policy = match &self.import_policy {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+            None => String::new(),
+        };
+        Ok(pb::TrustedRegistry {
+            log_origin: log_key.split('+').next().unwrap_or_default().to_owned(),
+            log_key,
+            witness_key: read(&self.witness_key)?,
+            web_url: self.web_url.clone().unwrap_or_default(),
+            import_policy,
+            registry_url: self.registry_url.clone().unwrap_or_default(),
+            ..Default::default()
+        })
+    }
 }
 
 pub async fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -143,6 +199,7 @@ async fn list(args: ListArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 
 async fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let key = VerifyingKey::load(&args.public_key)?;
+    let log = args.log.fields()?;
     let request_id = args.request_id.get()?;
     let (now, _) = robotid_domain::time::Timestamp::now().to_parts();
     let mut transfer =
@@ -162,7 +219,7 @@ async fn add(args: AddArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                     seconds: now + i64::from(args.days) * 86_400,
                     nanos: 0,
                 }),
-                ..Default::default()
+                ..log
             }),
         })
         .await?

@@ -6,7 +6,9 @@
 //! [`verify_payload`] are the envelope, [`IdCredential`] the claims of an
 //! issued robot. Verification needs the public key only.
 //!
-//! Keys are files in the formats `openssl` uses; see [`key`].
+//! Keys are files in the formats `openssl` uses; see [`key`]. The
+//! entries of a registry's transparency log, which a foreign registry
+//! checks before it imports a robot, are in [`leaf`].
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
@@ -15,6 +17,7 @@ mod cose;
 pub mod deployment;
 mod id;
 pub mod key;
+pub mod leaf;
 
 pub use cose::{CredentialError, Verified, sign_payload, verify_payload};
 pub use id::{

@@ -370,6 +370,30 @@ pub struct TrustedKey {
     pub added_by: String,
     /// The regulator who revoked it.
     pub revoked_by: Option<String>,
+    /// The registry's transparency log; `None` for an entry that
+    /// recognises credentials only (no import clears on it).
+    pub log: Option<TrustedLog>,
+}
+
+/// A trusted registry's transparency log, as its trust entry names it:
+/// what an import from it is checked against, and where its registry's
+/// witness and proofs are. The texts are in their specs' forms
+/// (c2sp.org/signed-note keys, c2sp.org/tlog-policy), checked when the
+/// entry is added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedLog {
+    /// Its checkpoints' origin line, e.g. `id.example.cn/log`.
+    pub origin: String,
+    /// Its log's verifier key (`name+id+key`).
+    pub log_key: String,
+    /// Its witness's verifier key (`name+id+key`, cosignature type).
+    pub witness_key: String,
+    /// Its public HTTP base, without a trailing slash.
+    pub web_url: String,
+    /// The witnesses that must have cosigned, in c2sp.org/tlog-policy form.
+    pub import_policy: String,
+    /// Its registry's gRPC base, empty when not given.
+    pub registry_url: String,
 }
 
 impl TrustedKey {
@@ -440,6 +464,16 @@ pub enum ImportRefusal {
     OriginClearanceNotDeparted,
     #[error("the origin's clearance was used by an import already")]
     OriginClearanceUsed,
+    #[error("the origin's trust entry names no transparency log to check the import against")]
+    OriginLogUntrusted,
+    #[error("the origin registry gave no proof of the robot's newest event")]
+    OriginProofUnavailable,
+    #[error("the origin's proof does not verify against its log key and import policy")]
+    OriginProofInvalid,
+    #[error("the origin's proof sits under a checkpoint this registry's witness never cosigned")]
+    OriginProofNotWitnessed,
+    #[error("the robot's newest event in the origin's log is not this shipment's export")]
+    OriginProofNotExported,
 }
 
 impl ImportRefusal {
@@ -460,6 +494,11 @@ impl ImportRefusal {
             ImportRefusal::OriginClearanceExpired => "ORIGIN_CLEARANCE_EXPIRED",
             ImportRefusal::OriginClearanceNotDeparted => "ORIGIN_CLEARANCE_NOT_DEPARTED",
             ImportRefusal::OriginClearanceUsed => "ORIGIN_CLEARANCE_USED",
+            ImportRefusal::OriginLogUntrusted => "ORIGIN_LOG_UNTRUSTED",
+            ImportRefusal::OriginProofUnavailable => "ORIGIN_PROOF_UNAVAILABLE",
+            ImportRefusal::OriginProofInvalid => "ORIGIN_PROOF_INVALID",
+            ImportRefusal::OriginProofNotWitnessed => "ORIGIN_PROOF_NOT_WITNESSED",
+            ImportRefusal::OriginProofNotExported => "ORIGIN_PROOF_NOT_EXPORTED",
         }
     }
 
@@ -481,7 +520,12 @@ impl ImportRefusal {
             ImportRefusal::OriginClearanceMissing
             | ImportRefusal::OriginClearanceExpired
             | ImportRefusal::OriginClearanceNotDeparted
-            | ImportRefusal::OriginClearanceUsed => self.reason(),
+            | ImportRefusal::OriginClearanceUsed
+            | ImportRefusal::OriginLogUntrusted
+            | ImportRefusal::OriginProofUnavailable
+            | ImportRefusal::OriginProofInvalid
+            | ImportRefusal::OriginProofNotWitnessed
+            | ImportRefusal::OriginProofNotExported => self.reason(),
         }
     }
 }
@@ -630,6 +674,7 @@ mod tests {
             revoked_at: None,
             added_by: "robotid://regulator/miit".into(),
             revoked_by: None,
+            log: None,
         };
         assert_eq!(key.usable_at(Timestamp::from_micros(1_000)), Ok(()));
         assert_eq!(

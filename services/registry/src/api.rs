@@ -1033,7 +1033,7 @@ impl RegistryService for RegistryApi {
             .await
             .map_err(status)?
             .ok_or_else(|| write_status(WriteError::RobotNotFound(id)))?;
-        let bundle = crate::web::proof::bundle_of(&self.store, &robot)
+        let bundle = crate::web::proof::bundle_of(&self.store, &robot, None)
             .await
             .map_err(status)?;
         Ok(Response::new(bundle))

@@ -13,6 +13,7 @@ use robotid_platform::identity::Caller;
 use robotid_platform::pagination::{PageLimits, decode_token, encode_token};
 use robotid_proto::transfer::v1 as pb;
 use robotid_proto::transfer::v1::transfer_service_server::TransferService;
+use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::convert::{
@@ -36,14 +37,22 @@ pub struct TransferApi {
     store: TransferStore,
     customs: Arc<Customs>,
     home: CountryCode,
+    /// Told when the trust list changed (see [`crate::peers`]).
+    peers_changed: Arc<Notify>,
 }
 
 impl TransferApi {
-    pub fn new(store: TransferStore, customs: Arc<Customs>, home: CountryCode) -> Self {
+    pub fn new(
+        store: TransferStore,
+        customs: Arc<Customs>,
+        home: CountryCode,
+        peers_changed: Arc<Notify>,
+    ) -> Self {
         Self {
             store,
             customs,
             home,
+            peers_changed,
         }
     }
 
@@ -312,6 +321,7 @@ impl TransferService for TransferApi {
             .await
             .map_err(status)?
             .ok_or_else(|| status(ApiError::already_exists("TRUSTED_REGISTRY_EXISTS", &name)))?;
+        self.peers_changed.notify_one();
         Ok(Response::new(trusted_to_wire(&added)))
     }
 
@@ -380,6 +390,7 @@ impl TransferService for TransferApi {
             .await
             .map_err(status)?
             .ok_or_else(|| status(ApiError::not_found("TRUSTED_REGISTRY_NOT_FOUND", &name)))?;
+        self.peers_changed.notify_one();
         Ok(Response::new(trusted_to_wire(&revoked)))
     }
 }

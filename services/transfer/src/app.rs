@@ -13,18 +13,24 @@ use robotid_platform::client::lazy_channel_with;
 use robotid_platform::db::{Backend, Database, Migrations};
 use robotid_platform::server::GrpcServer;
 use robotid_platform::signing::load_signing_key;
+use robotid_platform::web_client::WebClient;
 use robotid_proto::transfer::v1::transfer_service_server::{SERVICE_NAME, TransferServiceServer};
-use tokio::sync::watch;
+use robotid_tlog::VerifierKey;
+use tokio::sync::{Notify, watch};
 use tonic::service::Routes;
 
 use crate::api::TransferApi;
 use crate::config::{DEFAULT_PORT, TransferConfig};
 use crate::customs::Customs;
+use crate::origin_proof::OriginProofs;
 use crate::registry::Registry;
 use crate::store::TransferStore;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// One fetch of an origin's proof bundle.
+const ORIGIN_PROOF_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
@@ -35,6 +41,10 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct App {
     server: GrpcServer,
     api: TransferApi,
+    store: TransferStore,
+    registry: Registry,
+    /// Told when the trust list changed, so its peers reach the registry.
+    peers_changed: Arc<Notify>,
     customs: Arc<Customs>,
     sweep_interval: Duration,
     db: Database,
@@ -66,17 +76,44 @@ impl App {
             .serve_options(tls, config.database_connections);
         let server = GrpcServer::bind_with(config.server.listen_or(DEFAULT_PORT), options).await?;
         let store = TransferStore::new(db.clone());
+        let own_witness = config
+            .witness_verifier_key
+            .as_deref()
+            .map(VerifierKey::parse)
+            .transpose()
+            .context("--witness-verifier-key (ROBOTID_WITNESS_VERIFIER_KEY)")?;
+        if own_witness.is_none() {
+            tracing::warn!(
+                "no --witness-verifier-key: imports cannot clear (an origin's proof must be \
+                 cosigned by this deployment's witness)"
+            );
+        }
+        let origin_proofs = OriginProofs::new(
+            WebClient::new(ORIGIN_PROOF_TIMEOUT),
+            own_witness,
+            Duration::from_millis(config.origin_proof_wait_ms),
+        );
         let customs = Arc::new(Customs::new(
             store.clone(),
-            registry,
+            registry.clone(),
             key,
             home.clone(),
             config.clearance_validity,
+            origin_proofs,
         ));
-        let api = TransferApi::new(store, Arc::clone(&customs), home);
+        let peers_changed = Arc::new(Notify::new());
+        let api = TransferApi::new(
+            store.clone(),
+            Arc::clone(&customs),
+            home,
+            Arc::clone(&peers_changed),
+        );
         Ok(Self {
             server,
             api,
+            store,
+            registry,
+            peers_changed,
             customs,
             sweep_interval: config.clearance_sweep_interval,
             db,
@@ -104,10 +141,17 @@ impl App {
         let (stop_sweep, sweep_stopped) = watch::channel(false);
         let sweep =
             tokio::spawn(Arc::clone(&self.customs).sweep(self.sweep_interval, sweep_stopped));
+        let peer_sync = tokio::spawn(crate::peers::sync(
+            self.store,
+            self.registry,
+            self.peers_changed,
+            stop_sweep.subscribe(),
+        ));
         let routes = Routes::new(TransferServiceServer::new(self.api));
         let served = self.server.serve(routes, &[SERVICE_NAME], shutdown).await;
         let _ = stop_sweep.send(true);
         sweep.await.context("the expiry sweep failed")?;
+        peer_sync.await.context("the peer sync failed")?;
         self.db.pool.close().await;
         served?;
         Ok(())

@@ -67,6 +67,18 @@ pub struct TransferConfig {
         value_parser = parse_duration
     )]
     pub clearance_sweep_interval: Duration,
+
+    /// This deployment's own witness's verifier key (`name+id+key`, the
+    /// registry's `witness.vkey`): an import clears only on an origin proof
+    /// under a checkpoint this witness cosigned. Unset: no import clears.
+    #[arg(long, env = "ROBOTID_WITNESS_VERIFIER_KEY")]
+    pub witness_verifier_key: Option<String>,
+
+    /// Longest wait, in milliseconds, for an origin's proof to appear
+    /// cosigned by the own witness (the origin's integration delay and its
+    /// round of witnessing) before the import is refused.
+    #[arg(long, env = "ROBOTID_ORIGIN_PROOF_WAIT_MS", default_value_t = 5_000)]
+    pub origin_proof_wait_ms: u64,
 }
 
 /// `30d`, `12h`, `90m`, `45s`: a whole number and its unit, one second
@@ -109,6 +121,8 @@ impl TransferConfig {
             registry_timeout_ms: 20_000,
             clearance_validity: Duration::from_secs(30 * 86_400),
             clearance_sweep_interval: Duration::from_secs(60),
+            witness_verifier_key: None,
+            origin_proof_wait_ms: 5_000,
         }
     }
 

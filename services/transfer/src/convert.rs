@@ -9,7 +9,7 @@ use robotid_domain::code::CountryCode;
 use robotid_domain::lifecycle::Status;
 use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
-use robotid_domain::transfer::{Direction, Transfer, TransferState, TrustedKey};
+use robotid_domain::transfer::{Direction, Transfer, TransferState, TrustedKey, TrustedLog};
 use robotid_platform::error::ApiError;
 use robotid_platform::identity::Caller;
 use robotid_platform::wire::{
@@ -300,7 +300,21 @@ pub fn trusted_from_wire(
         revoke_time: _,
         added_by: _,
         revoked_by: _,
+        log_origin,
+        log_key,
+        witness_key,
+        web_url,
+        import_policy,
+        registry_url,
     } = trusted;
+    let log = trusted_log_from_wire(TrustedLog {
+        origin: log_origin,
+        log_key,
+        witness_key,
+        web_url,
+        import_policy,
+        registry_url,
+    })?;
     let country = country("country_code", &country_code)?;
     if country == *home {
         return Err(ApiError::invalid_argument(
@@ -344,10 +358,67 @@ pub fn trusted_from_wire(
         revoked_at: None,
         added_by: added_by.to_string(),
         revoked_by: None,
+        log,
     })
 }
 
+/// A trust entry's log: all of it or none of it; each text in its spec's
+/// form, the key named by the origin, the policy naming this log.
+fn trusted_log_from_wire(log: TrustedLog) -> Result<Option<TrustedLog>, ApiError> {
+    let required = [
+        ("log_origin", &log.origin),
+        ("log_key", &log.log_key),
+        ("witness_key", &log.witness_key),
+        ("web_url", &log.web_url),
+        ("import_policy", &log.import_policy),
+    ];
+    if required.iter().all(|(_, text)| text.is_empty()) {
+        if !log.registry_url.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "registry_url",
+                "a registry is reached for holds only with its log: set log_origin, log_key, \
+                 witness_key, web_url and import_policy too",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some((field, _)) = required.iter().find(|(_, text)| text.is_empty()) {
+        return Err(ApiError::invalid_argument(
+            *field,
+            "set log_origin, log_key, witness_key, web_url and import_policy together",
+        ));
+    }
+    let parsed = crate::origin_proof::TrustedLogKeys::parse(&log)
+        .map_err(|(field, reason)| ApiError::invalid_argument(field, reason))?;
+    let url = |field: &'static str, text: &str| -> Result<String, ApiError> {
+        let trimmed = text.trim_end_matches('/');
+        let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
+        if !scheme_ok || trimmed.contains(['?', '#', ' ']) {
+            return Err(ApiError::invalid_argument(
+                field,
+                "an http:// or https:// base URL, without query or fragment",
+            ));
+        }
+        Ok(trimmed.to_owned())
+    };
+    let web_url = url("web_url", &log.web_url)?;
+    let registry_url = if log.registry_url.is_empty() {
+        String::new()
+    } else {
+        url("registry_url", &log.registry_url)?
+    };
+    Ok(Some(TrustedLog {
+        origin: log.origin,
+        log_key: parsed.log.to_string(),
+        witness_key: parsed.witness.to_string(),
+        web_url,
+        import_policy: log.import_policy,
+        registry_url,
+    }))
+}
+
 pub fn trusted_to_wire(trusted: &TrustedKey) -> pb::TrustedRegistry {
+    let log = trusted.log.as_ref();
     pb::TrustedRegistry {
         name: trusted.name(),
         country_code: trusted.country.as_str().to_owned(),
@@ -359,5 +430,11 @@ pub fn trusted_to_wire(trusted: &TrustedKey) -> pb::TrustedRegistry {
         revoke_time: trusted.revoked_at.map(timestamp_to_wire),
         added_by: trusted.added_by.clone(),
         revoked_by: trusted.revoked_by.clone().unwrap_or_default(),
+        log_origin: log.map(|log| log.origin.clone()).unwrap_or_default(),
+        log_key: log.map(|log| log.log_key.clone()).unwrap_or_default(),
+        witness_key: log.map(|log| log.witness_key.clone()).unwrap_or_default(),
+        web_url: log.map(|log| log.web_url.clone()).unwrap_or_default(),
+        import_policy: log.map(|log| log.import_policy.clone()).unwrap_or_default(),
+        registry_url: log.map(|log| log.registry_url.clone()).unwrap_or_default(),
     }
 }

@@ -31,6 +31,7 @@ use robotid_proto::registry::v1 as registry;
 use tonic::Code;
 
 use crate::convert::Verdict;
+use crate::origin_proof::OriginProofs;
 use crate::registry::{Registry, RegistryError};
 use crate::store::{Change, ClearanceUse, Created, TransferStore, Transition};
 use crate::trust::TrustList;
@@ -72,6 +73,7 @@ pub struct Customs {
     home: CountryCode,
     /// How long an export clearance is good for departure.
     validity: Duration,
+    origin_proofs: OriginProofs,
 }
 
 /// Where a change of a transfer starts.
@@ -112,6 +114,7 @@ impl Customs {
         key: SigningKey,
         home: CountryCode,
         validity: Duration,
+        origin_proofs: OriginProofs,
     ) -> Self {
         Self {
             store,
@@ -119,6 +122,7 @@ impl Customs {
             key,
             home,
             validity,
+            origin_proofs,
         }
     }
 
@@ -380,7 +384,7 @@ impl Customs {
             .check(&ids, EventType::Imported)
             .await
             .map_err(unavailable)?;
-        let decisions: Vec<RobotDecision> = request
+        let mut decisions: Vec<RobotDecision> = request
             .robots
             .iter()
             .zip(&verdicts)
@@ -395,6 +399,10 @@ impl Customs {
                 self.import_decision(robot, verdict, &trust, stated)
             })
             .collect();
+        if let Ok(clearance) = &origin_clearance {
+            self.check_origin_log(&mut decisions, clearance, &trust)
+                .await;
+        }
         let (decisions, state) = TransferState::settle(decisions, request.allow_partial);
         let clearance = match origin_clearance {
             Ok(clearance) if state.is_cleared() => clearance,
@@ -467,6 +475,35 @@ impl Customs {
                 credential_key: verified_by.unwrap_or_default(),
             }),
         )
+    }
+
+    /// The robots that would clear, checked against the origin's own log:
+    /// each needs the origin's proof that its newest event is this export,
+    /// under a checkpoint this deployment's witness cosigned.
+    async fn check_origin_log(
+        &self,
+        decisions: &mut [RobotDecision],
+        clearance: &Clearance,
+        trust: &TrustList,
+    ) {
+        let clearing: Vec<usize> = (0..decisions.len())
+            .filter(|&i| decisions[i].is_cleared())
+            .collect();
+        let ids: Vec<RobotId> = clearing
+            .iter()
+            .map(|&i| decisions[i].robot_id.clone())
+            .collect();
+        let log = trust.log_of(&clearance.kid, &clearance.issuer_country);
+        let proofs = self
+            .origin_proofs
+            .check(log, &ids, clearance.issued_at)
+            .await;
+        for (i, proof) in clearing.into_iter().zip(proofs) {
+            if let Err(refusal) = proof {
+                let id = decisions[i].robot_id.clone();
+                decisions[i] = RobotDecision::refused(id, refusal.reason());
+            }
+        }
     }
 
     /// Where a change of transfer `id` under request `key` starts.

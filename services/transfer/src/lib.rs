@@ -12,6 +12,8 @@ mod convert;
 mod crossing;
 pub mod customs;
 mod lapse;
+pub mod origin_proof;
+pub mod peers;
 pub mod registry;
 pub mod store;
 pub mod trust;

@@ -158,6 +158,14 @@ impl Registry {
         .map(|_| ())
     }
 
+    /// Sets this registry's peer of `peer.country_code`.
+    pub async fn put_peer(&self, peer: pb::Peer) -> Result<(), RegistryError> {
+        let mut client = self.client.clone();
+        self.call(client.put_peer(pb::PutPeerRequest { peer: Some(peer) }))
+            .await
+            .map(|_| ())
+    }
+
     /// Registers imported robots, as the customs office `on_behalf_of`.
     pub async fn register(
         &self,

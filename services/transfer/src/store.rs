@@ -13,7 +13,7 @@ use robotid_domain::lifecycle::Status;
 use robotid_domain::robot::Production;
 use robotid_domain::time::Timestamp;
 use robotid_domain::transfer::{
-    Arrival, Direction, RobotDecision, Transfer, TransferId, TransferState, TrustedKey,
+    Arrival, Direction, RobotDecision, Transfer, TransferId, TransferState, TrustedKey, TrustedLog,
 };
 use robotid_platform::db::{Database, value_rows};
 use robotid_platform::error::ApiError;
@@ -38,7 +38,8 @@ macro_rules! robot_columns {
 
 macro_rules! trusted_columns {
     () => {
-        "country_code, key_id, public_key, not_before, not_after, revoked_at, added_by, revoked_by"
+        "country_code, key_id, public_key, not_before, not_after, revoked_at, added_by, revoked_by, \
+         log_origin, log_key, witness_key, web_url, import_policy, registry_url"
     };
 }
 
@@ -85,7 +86,8 @@ const LIST_TRUSTED: &str = concat!(
 const INSERT_TRUSTED: &str = concat!(
     "INSERT INTO trusted_registries (",
     trusted_columns!(),
-    ", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+    ", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+     ON CONFLICT DO NOTHING"
 );
 /// Cleared exports past their validity, soonest first.
 const SELECT_DUE: &str = "SELECT id FROM transfers WHERE direction = 'EXPORT' \
@@ -370,6 +372,7 @@ impl TransferStore {
         if let Claim::Done(_) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
             return load_trusted(&mut tx, &trusted.country, &trusted.kid).await;
         }
+        let log = trusted.log.as_ref();
         let inserted = sqlx::query(INSERT_TRUSTED)
             .bind(trusted.country.as_str())
             .bind(&trusted.kid)
@@ -379,6 +382,15 @@ impl TransferStore {
             .bind(trusted.revoked_at.map(Timestamp::as_micros))
             .bind(&trusted.added_by)
             .bind(trusted.revoked_by.as_deref())
+            .bind(log.map(|log| log.origin.as_str()).unwrap_or_default())
+            .bind(log.map(|log| log.log_key.as_str()).unwrap_or_default())
+            .bind(log.map(|log| log.witness_key.as_str()).unwrap_or_default())
+            .bind(log.map(|log| log.web_url.as_str()).unwrap_or_default())
+            .bind(
+                log.map(|log| log.import_policy.as_str())
+                    .unwrap_or_default(),
+            )
+            .bind(log.map(|log| log.registry_url.as_str()).unwrap_or_default())
             .bind(now.as_micros())
             .execute(&mut *tx)
             .await?
@@ -634,7 +646,24 @@ fn trusted_from_row(row: &AnyRow) -> Result<TrustedKey, ApiError> {
             .map(Timestamp::from_micros),
         added_by: row.try_get("added_by")?,
         revoked_by: row.try_get("revoked_by")?,
+        log: trusted_log_from_row(row)?,
     })
+}
+
+/// An entry's log, stored as empty texts when it names none.
+fn trusted_log_from_row(row: &AnyRow) -> Result<Option<TrustedLog>, ApiError> {
+    let origin: String = row.try_get("log_origin")?;
+    if origin.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(TrustedLog {
+        origin,
+        log_key: row.try_get("log_key")?,
+        witness_key: row.try_get("witness_key")?,
+        web_url: row.try_get("web_url")?,
+        import_policy: row.try_get("import_policy")?,
+        registry_url: row.try_get("registry_url")?,
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]

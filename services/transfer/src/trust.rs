@@ -9,7 +9,7 @@ use robotid_credential::{
 };
 use robotid_domain::code::{CountryCode, RobotId};
 use robotid_domain::time::Timestamp;
-use robotid_domain::transfer::{ImportRefusal, TrustedKey};
+use robotid_domain::transfer::{ImportRefusal, TrustedKey, TrustedLog};
 
 /// The trust list as it stood when a request began.
 pub struct TrustList {
@@ -46,6 +46,18 @@ impl TrustList {
     /// The raw public key the list holds under `kid`.
     pub fn public_key(&self, kid: &KeyId) -> Option<Vec<u8>> {
         self.key(kid).map(|key| key.public_key.to_vec())
+    }
+
+    /// The log to check an import from `country` against: the one the
+    /// entry of `kid` (the key that signed its clearance) names, else the
+    /// one another usable entry of that country names.
+    pub fn log_of(&self, kid: &KeyId, country: &CountryCode) -> Option<&TrustedLog> {
+        self.key(kid).and_then(|key| key.log.as_ref()).or_else(|| {
+            self.keys
+                .iter()
+                .filter(|key| key.country == *country && key.usable_at(self.now).is_ok())
+                .find_map(|key| key.log.as_ref())
+        })
     }
 
     /// The signing key's standing, once its signature verified: usable

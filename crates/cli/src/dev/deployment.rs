@@ -189,6 +189,7 @@ impl Deployment {
         config.country = country.into();
         config.server.tls = TlsArgs::from_dir(&layout.pki(), "transfer");
         config.signing_key_file = Some(layout.signing_key());
+        config.witness_verifier_key = Some(witness_key.clone());
         let transfer = robotid_transfer::App::build(config)
             .await
             .with_context(|| format!("starting the {country} transfer service"))?;

@@ -95,14 +95,19 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             (&peer_deployment, &home_deployment),
         ] {
             let transfer = deployment.regulator(Service::Transfer).await?;
-            bootstrap::trust(transfer, &other.country, &other.signing_key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "adding {}'s key to {}'s trust list",
-                        other.country, deployment.country
-                    )
-                })?;
+            bootstrap::trust(
+                transfer,
+                other,
+                &deployment.witness_key,
+                &deployment.country,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "adding {}'s key to {}'s trust list",
+                    other.country, deployment.country
+                )
+            })?;
             // Each registry witnesses the other's log and sends its own
             // checkpoints to the other's witness.
             let registry = deployment.as_service(Service::Registry, "transfer").await?;

@@ -20,7 +20,7 @@
 //! The leaf format is in [`leaf`].
 
 pub mod http;
-pub mod leaf;
+pub use robotid_credential::leaf;
 pub mod store;
 pub mod verify;
 pub mod witnessing;
@@ -170,16 +170,22 @@ impl TransparencyLog {
     /// The proof bundle (c2sp.org/tlog-proof) of leaf `index`: under the
     /// newest checkpoint the peers' witnesses cosigned that holds it, or
     /// the newest checkpoint before any did; its entry as the extra data.
-    pub async fn proof_bundle(&self, index: u64) -> Result<Option<ProofBundle>, ApiError> {
+    pub async fn proof_bundle(
+        &self,
+        index: u64,
+        witness: Option<&str>,
+    ) -> Result<Option<ProofBundle>, ApiError> {
         let mut connection = self.inner.pool.acquire().await?;
-        let size =
-            match crate::witness::store::newest_cosigned_size(&mut connection, index + 1).await? {
-                Some(size) => size,
-                None => match store::latest_checkpoint(&mut connection).await? {
-                    Some((size, _)) if size > index => size,
-                    _ => return Ok(None),
-                },
-            };
+        let newest =
+            crate::witness::store::newest_cosigned_size(&mut connection, index + 1, witness)
+                .await?;
+        let size = match newest {
+            Some(size) => size,
+            None => match store::latest_checkpoint(&mut connection).await? {
+                Some((size, _)) if size > index => size,
+                _ => return Ok(None),
+            },
+        };
         let Some(note) = store::checkpoint_of_size(&mut connection, size).await? else {
             return Ok(None);
         };

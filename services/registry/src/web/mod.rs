@@ -675,13 +675,15 @@ async fn credential(
 }
 
 /// The robot's proof bundle: its newest event, under the newest cosigned
-/// checkpoint that holds it. It changes with every event: as fresh as the
-/// card.
+/// checkpoint that holds it (`?witness=NAME`: the newest that witness
+/// cosigned). It changes with every event: as fresh as the card.
 async fn proof_bundle(
     State(web): State<Arc<Web>>,
     Path(code): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let params = QueryParams::parse(query.as_deref());
     let id = match web.resource_id(&code, "proof", &headers) {
         Ok(id) => id,
         Err(answer) => return *answer,
@@ -697,7 +699,7 @@ async fn proof_bundle(
         }
         Err(error) => return unavailable(&error),
     };
-    match proof::bundle_of(&web.store, &robot).await {
+    match proof::bundle_of(&web.store, &robot, params.get("witness")).await {
         Ok(bundle) => Answer::new(
             StatusCode::OK,
             proof::CONTENT_TYPE,

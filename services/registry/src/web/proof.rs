@@ -12,7 +12,13 @@ use crate::store::RegistryStore;
 /// The media type of a `.tlog-proof` file.
 pub const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
-pub async fn bundle_of(store: &RegistryStore, robot: &Robot) -> Result<pb::ProofBundle, ApiError> {
+/// `witness` (a witness's name) asks for the newest checkpoint that
+/// witness cosigned, as an importing registry does of its own witness.
+pub async fn bundle_of(
+    store: &RegistryStore,
+    robot: &Robot,
+    witness: Option<&str>,
+) -> Result<pb::ProofBundle, ApiError> {
     let log = store.log().ok_or_else(|| {
         ApiError::failed_precondition(
             "NO_TRANSPARENCY_LOG",
@@ -25,7 +31,7 @@ pub async fn bundle_of(store: &RegistryStore, robot: &Robot) -> Result<pb::Proof
             "the robot's newest event was recorded before the registry kept a log",
         )
     })?;
-    let bundle = log.proof_bundle(index).await?.ok_or_else(|| {
+    let bundle = log.proof_bundle(index, witness).await?.ok_or_else(|| {
         ApiError::unavailable(
             "NOT_YET_CHECKPOINTED",
             "the robot's newest event is not in a checkpoint yet; retry in a second",

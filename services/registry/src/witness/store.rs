@@ -245,15 +245,19 @@ pub async fn cosignatures(
         .await
 }
 
-/// The largest cosigned size of this log at least `min_size`, if any.
+/// The largest cosigned size of this log at least `min_size`, if any;
+/// cosigned by the witness named `witness`, when one is named.
 pub async fn newest_cosigned_size(
     connection: &mut AnyConnection,
     min_size: u64,
+    witness: Option<&str>,
 ) -> Result<Option<u64>, sqlx::Error> {
-    let size: Option<i64> =
-        sqlx::query_scalar("SELECT max(size) FROM log_cosignatures WHERE size >= $1")
-            .bind(min_size as i64)
-            .fetch_one(&mut *connection)
-            .await?;
+    let size: Option<i64> = sqlx::query_scalar(
+        "SELECT max(size) FROM log_cosignatures WHERE size >= $1 AND ($2 = '' OR witness = $2)",
+    )
+    .bind(min_size as i64)
+    .bind(witness.unwrap_or_default())
+    .fetch_one(&mut *connection)
+    .await?;
     Ok(size.map(|size| size as u64))
 }

@@ -88,6 +88,11 @@ pub struct Deployment {
     /// signs clearances with it, and a peer trusts it.
     pub key: SigningKey,
     pub registry_addr: SocketAddr,
+    /// Its registry's log and witness verifier keys (`name+id+key`), and
+    /// its public HTTP base (proof bundles, witness).
+    pub log_key: String,
+    pub witness_key: String,
+    pub web_url: String,
     pub transfer_addr: SocketAddr,
     pub issuance_addr: SocketAddr,
     relay: watch::Receiver<RelayStatus>,
@@ -144,6 +149,16 @@ impl Deployment {
         let key = SigningKey::create(&key_file).unwrap();
         let registry_app = build_registry(country, &pki, &db, dir.path()).await;
         let registry_addr = registry_app.local_addr();
+        let log_key = registry_app.log().expect("a log").verifier_key();
+        let witness_key = registry_app
+            .witness()
+            .expect("a witness")
+            .verifier_key()
+            .to_string();
+        let web_url = registry_app
+            .public_url()
+            .expect("a web listener")
+            .to_owned();
         // The service certificates of the test PKI name `localhost`.
         let registry_url = format!("https://localhost:{}", registry_addr.port());
 
@@ -156,6 +171,10 @@ impl Deployment {
         config.country = country.into();
         config.server.tls = pki.service_tls("transfer");
         config.signing_key_file = Some(key_file.clone());
+        config.witness_verifier_key = Some(witness_key.clone());
+        // The origin's registry checkpoints every 20 ms and witnessing
+        // follows within a few round trips.
+        config.origin_proof_wait_ms = 3_000;
         tune(&mut config);
         let transfer_config = config.clone();
         let transfer_app = robotid_transfer::App::build(config)
@@ -202,6 +221,9 @@ impl Deployment {
             pki,
             key,
             registry_addr,
+            log_key,
+            witness_key,
+            web_url,
             transfer_addr,
             issuance_addr,
             relay,
@@ -482,13 +504,23 @@ impl Deployment {
     }
 
     /// This deployment's key as a peer's trust list holds it.
+    /// Its log as the trust entry names it: the import policy names the
+    /// log and asks no quorum of its own (the importer's own witness is
+    /// always required).
     pub fn trusted(&self) -> pb::TrustedRegistry {
-        trusted_key(
-            self.country,
-            &self.key,
-            days_from_now(-1),
-            days_from_now(365),
-        )
+        pb::TrustedRegistry {
+            log_origin: self.log_key.split('+').next().unwrap().to_owned(),
+            log_key: self.log_key.clone(),
+            witness_key: self.witness_key.clone(),
+            web_url: self.web_url.clone(),
+            import_policy: format!("log {}\nquorum none\n", self.log_key),
+            ..trusted_key(
+                self.country,
+                &self.key,
+                days_from_now(-1),
+                days_from_now(365),
+            )
+        }
     }
 
     /// Adds `trusted` to this deployment's trust list, as its regulator.
@@ -614,8 +646,23 @@ async fn build_registry(
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.country = country.into();
     config.server.tls = pki.service_tls("registry");
-    config.log_key_file = Some(robotid_test_support::keys::log_key_file());
-    config.log_origin = Some(robotid_test_support::keys::TEST_LOG_ORIGIN.into());
+    // A log and a witness of its own per country, on the public listener.
+    let seed = country.as_bytes()[0];
+    config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.log_integration_ms = 20;
+    config.log_origin = Some(format!(
+        "{}.registry.test/log",
+        country.to_ascii_lowercase()
+    ));
+    config.log_key_file = Some(robotid_test_support::keys::ed25519_key_file("log", seed));
+    config.witness_name = Some(format!(
+        "{}.registry.test/witness",
+        country.to_ascii_lowercase()
+    ));
+    config.witness_key_file = Some(robotid_test_support::keys::ed25519_key_file(
+        "witness",
+        seed.wrapping_add(0x40),
+    ));
     if db.dir().is_none() {
         // PostgreSQL needs an explicit key; SQLite makes one beside the file.
         let path = dir.join("holder-key");

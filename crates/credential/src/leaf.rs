@@ -120,6 +120,8 @@ pub struct EventLeaf {
     pub robot_id: String,
     pub sequence: u64,
     pub event_type: String,
+    /// When the registry recorded it, microseconds since the Unix epoch.
+    pub recorded_at_micros: i64,
     pub chain_hash: Digest,
 }
 
@@ -134,6 +136,7 @@ pub fn parse_event(entry: &[u8]) -> Option<EventLeaf> {
         robot_id: field(1)?.as_text()?.to_owned(),
         sequence: u64::try_from(field(2)?.as_integer()?).ok()?,
         event_type: field(3)?.as_text()?.to_owned(),
+        recorded_at_micros: i64::try_from(field(5)?.as_integer()?).ok()?,
         chain_hash: Digest::from_slice(field(7)?.as_bytes()?)?,
     })
 }
