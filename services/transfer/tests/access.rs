@@ -31,6 +31,9 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     let mut cn = Deployment::spawn("CN", "DE", db).await;
     let de = Deployment::spawn("DE", "CN", de_db).await;
     de.trust(cn.trusted()).await;
+    // China sends its checkpoints to Germany's witness once it trusts
+    // Germany: an import into Germany clears on them.
+    cn.trust(de.trusted()).await;
 
     // One robot for each clearance asked and each withdrawal, one export
     // that waits for its departure, and one import into Germany that waits
