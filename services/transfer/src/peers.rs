@@ -81,3 +81,58 @@ async fn push(store: &TransferStore, registry: &Registry) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use robotid_domain::transfer::TrustedLog;
+
+    use super::*;
+
+    fn entry(country: &str, since: i64, revoked: bool, origin: Option<&str>) -> TrustedKey {
+        TrustedKey {
+            country: country.parse().unwrap(),
+            kid: format!("{since:016x}"),
+            public_key: [since as u8; 32],
+            not_before: Timestamp::from_micros(since),
+            not_after: Timestamp::from_micros(10_000),
+            revoked_at: revoked.then(|| Timestamp::from_micros(since + 1)),
+            added_by: "robotid://regulator/miit".into(),
+            revoked_by: None,
+            log: origin.map(|origin| TrustedLog {
+                origin: origin.into(),
+                log_key: format!("{origin}+00000000+key"),
+                witness_key: "witness+00000000+key".into(),
+                web_url: format!("https://{origin}"),
+                import_policy: String::new(),
+                registry_url: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn one_peer_per_country_from_its_newest_usable_log() {
+        let now = Timestamp::from_micros(5_000);
+        let keys = [
+            // Germany: an old usable entry, a newer revoked one, and a
+            // newest one without a log.
+            entry("DE", 1_000, false, Some("old.de/log")),
+            entry("DE", 2_000, true, Some("revoked.de/log")),
+            entry("DE", 3_000, false, None),
+            // France: its only log entry was revoked.
+            entry("FR", 1_000, true, Some("fr/log")),
+            // Japan: no log at all, so no peer.
+            entry("JP", 1_000, false, None),
+        ];
+        let peers: Vec<(String, String, bool)> = peers_of(&keys, now)
+            .into_iter()
+            .map(|peer| (peer.country_code, peer.log_origin, peer.active))
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                ("DE".into(), "old.de/log".into(), true),
+                ("FR".into(), "fr/log".into(), false),
+            ]
+        );
+    }
+}
