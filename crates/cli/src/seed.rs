@@ -194,6 +194,6 @@ pub async fn peer(
 }
 
 /// A log key (`name+id+key`) is named by the log's origin.
-fn log_origin(log_key: &str) -> String {
+pub(crate) fn log_origin(log_key: &str) -> String {
     log_key.split('+').next().unwrap_or_default().to_owned()
 }

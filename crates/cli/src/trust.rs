@@ -105,7 +105,7 @@ impl LogArgs {
             None => String::new(),
         };
         Ok(pb::TrustedRegistry {
-            log_origin: log_key.split('+').next().unwrap_or_default().to_owned(),
+            log_origin: crate::seed::log_origin(&log_key),
             log_key,
             witness_key: read(&self.witness_key)?,
             web_url: self.web_url.clone().unwrap_or_default(),

@@ -138,16 +138,10 @@ impl OriginProofs {
 /// The robot's proof, under the newest checkpoint the importer's witness
 /// cosigned (the origin's registry picks it by the witness's name).
 fn proof_url(web_url: &str, robot: &RobotId, own_witness: &VerifierKey) -> String {
-    let witness: String = own_witness
-        .name()
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let witness = percent_encoding::utf8_percent_encode(
+        own_witness.name(),
+        percent_encoding::NON_ALPHANUMERIC,
+    );
     format!("{web_url}/r/{}/proof?witness={witness}", robot.as_str())
 }
 
@@ -215,10 +209,12 @@ pub fn verify(
     let entry = bundle.extra().ok_or(ImportRefusal::OriginProofInvalid)?;
     let signed = bundle.checkpoint();
     let checkpoint = signed.checkpoint();
-    let by_log = signed
-        .verify(std::slice::from_ref(&keys.log))
-        .is_ok_and(|verified| verified.signed_by(&keys.log));
-    if checkpoint.origin() != keys.log.name() || !by_log {
+    // One pass over the signatures: the log's and this deployment's
+    // witness's (a bad signature by either is a bad proof).
+    let verified = signed
+        .verify(&[keys.log.clone(), own_witness.clone()])
+        .map_err(|_| ImportRefusal::OriginProofInvalid)?;
+    if checkpoint.origin() != keys.log.name() || !verified.signed_by(&keys.log) {
         return Err(ImportRefusal::OriginProofInvalid);
     }
     robotid_tlog::verify_inclusion(
@@ -236,10 +232,7 @@ pub fn verify(
     if !exported {
         return Err(ImportRefusal::OriginProofNotExported);
     }
-    let witnessed = signed
-        .verify(&[keys.log.clone(), own_witness.clone()])
-        .is_ok_and(|verified| verified.signed_by(own_witness));
-    if !witnessed {
+    if !verified.signed_by(own_witness) {
         return Err(ImportRefusal::OriginProofNotWitnessed);
     }
     match keys.policy.evaluate(signed) {
