@@ -400,6 +400,20 @@ impl RegistryService for FloorRegistry {
         floor_only()
     }
 
+    async fn deliver_hold(
+        &self,
+        _: Request<pb::DeliverHoldRequest>,
+    ) -> Result<Response<pb::DeliverHoldResponse>, RpcStatus> {
+        floor_only()
+    }
+
+    async fn list_clone_alarms(
+        &self,
+        _: Request<pb::ListCloneAlarmsRequest>,
+    ) -> Result<Response<pb::ListCloneAlarmsResponse>, RpcStatus> {
+        floor_only()
+    }
+
     async fn list_recalls(
         &self,
         _: Request<pb::ListRecallsRequest>,

@@ -6,6 +6,7 @@
 #![deny(rust_2018_idioms)]
 
 pub mod floor;
+pub mod holds;
 pub mod http;
 pub mod load;
 pub mod log;

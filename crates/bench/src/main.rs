@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use robotid_bench::{floor, log, report, run, serve};
+use robotid_bench::{floor, holds, log, report, run, serve};
 
 /// Benchmarks of the Robot ID services against the floors of this machine.
 ///
@@ -35,6 +35,9 @@ enum Command {
     /// The transparency log: events with and without it in turns, the
     /// integration delay, tile fetches (BENCHMARKS.md, issue 13).
     Log(log::LogArgs),
+    /// Holds that cross borders: how long a theft report takes to reach
+    /// the other registry, each way (BENCHMARKS.md, issue 14).
+    Holds(holds::HoldsArgs),
     /// Write the body of one GetRobot call (the 5-byte gRPC prefix and the
     /// message) for `h2load -d FILE`.
     H2loadBody {
@@ -55,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::ServeFloor(args)) => runtime.block_on(floor::serve(args)),
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(args)),
         Some(Command::Log(args)) => runtime.block_on(log::run(args)),
+        Some(Command::Holds(args)) => runtime.block_on(holds::run(args)),
         Some(Command::H2loadBody { robot_id, out }) => {
             std::fs::write(&out, report::get_robot_body(&robot_id))?;
             println!("wrote {}", out.display());

@@ -103,12 +103,13 @@ pub async fn trust(
     done(
         regulator
             .add_trusted_registry(transfer::AddTrustedRegistryRequest {
-                // The entry names the peer's public base, whose port a
+                // The entry names the peer's public base and registry, whose ports a
                 // restart on OS-chosen ports changes: a new request then,
                 // answered ALREADY_EXISTS for the key listed before.
                 request_id: format!(
-                    "dev-bootstrap-trust-{peer_country}-{kid}-{}",
-                    hex::encode(peer.endpoints.web.as_bytes())
+                    "dev-bootstrap-trust-{peer_country}-{kid}-{}-{}",
+                    port_of(&peer.endpoints.web),
+                    port_of(&peer.endpoints.registry)
                 ),
                 trusted_registry: Some(transfer::TrustedRegistry {
                     country_code: peer_country.into(),
@@ -127,6 +128,8 @@ pub async fn trust(
                     witness_key: peer.witness_key.clone(),
                     web_url: peer.endpoints.web.clone(),
                     import_policy,
+                    // Holds that cross borders go to its registry.
+                    registry_url: peer.endpoints.registry.clone(),
                     ..Default::default()
                 }),
             })
@@ -185,12 +188,18 @@ pub async fn peer(
                 log_key: peer.log_key.clone(),
                 witness_key: peer.witness_key.clone(),
                 web_url: peer.endpoints.web.clone(),
+                grpc_url: peer.endpoints.registry.clone(),
                 active: true,
                 ..Default::default()
             }),
         })
         .await?;
     Ok(())
+}
+
+/// The port of a `scheme://host:port` URL (the URL itself without one).
+fn port_of(url: &str) -> &str {
+    url.rsplit_once(':').map_or(url, |(_, port)| port)
 }
 
 /// A log key (`name+id+key`) is named by the log's origin.

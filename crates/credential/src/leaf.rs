@@ -120,9 +120,14 @@ pub struct EventLeaf {
     pub robot_id: String,
     pub sequence: u64,
     pub event_type: String,
+    /// When it happened, microseconds since the Unix epoch.
+    pub occurred_at_micros: i64,
     /// When the registry recorded it, microseconds since the Unix epoch.
     pub recorded_at_micros: i64,
+    pub actor: String,
     pub chain_hash: Digest,
+    /// [`details_commitment`] of its public details.
+    pub details_commitment: [u8; 32],
 }
 
 /// Parses an event leaf; `None` for other leaves and malformed entries.
@@ -136,8 +141,11 @@ pub fn parse_event(entry: &[u8]) -> Option<EventLeaf> {
         robot_id: field(1)?.as_text()?.to_owned(),
         sequence: u64::try_from(field(2)?.as_integer()?).ok()?,
         event_type: field(3)?.as_text()?.to_owned(),
+        occurred_at_micros: i64::try_from(field(4)?.as_integer()?).ok()?,
         recorded_at_micros: i64::try_from(field(5)?.as_integer()?).ok()?,
+        actor: field(6)?.as_text()?.to_owned(),
         chain_hash: Digest::from_slice(field(7)?.as_bytes()?)?,
+        details_commitment: field(8)?.as_bytes()?.as_slice().try_into().ok()?,
     })
 }
 

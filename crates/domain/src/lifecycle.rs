@@ -207,7 +207,10 @@ pub enum Refusal {
     Recycled,
     #[error("the robot is decommissioned and can only be recycled")]
     Decommissioned,
-    #[error("the robot is abroad: only its import, or a recall, can be recorded here")]
+    #[error(
+        "the robot is abroad: only its import, a recall or a theft report (and their lifting) \
+         can be recorded here"
+    )]
     Abroad,
     #[error("{event} needs a robot that is abroad")]
     NotAbroad { event: EventKind },
@@ -302,7 +305,17 @@ impl RobotState {
         }
 
         match (self.jurisdiction, event) {
-            (Jurisdiction::Abroad, E::Imported | E::RecallIssued | E::RecallRemedied) => {}
+            // Holds cross borders: a recall or a theft report made at home
+            // reaches the registry where the robot is, and one made there
+            // is shown at home (DESIGN.md, mutual recognition).
+            (
+                Jurisdiction::Abroad,
+                E::Imported
+                | E::RecallIssued
+                | E::RecallRemedied
+                | E::ReportedStolen
+                | E::Recovered,
+            ) => {}
             (Jurisdiction::Abroad, _) => return Err(Refusal::Abroad),
             (_, E::Imported) => return Err(Refusal::NotAbroad { event }),
             // Choice: a robot on its way out changes hands or ends its life
@@ -419,8 +432,8 @@ mod tests {
         INCIDENT_REPORTED      RMS..  no  no  DC.  -         -
         RECALL_ISSUED          RMS..  no  no  DCA  -         recalls+1
         RECALL_REMEDIED        RMS..  no  no  DCA  recalled  recalls-1
-        REPORTED_STOLEN        RMS..  no  no  DC.  !stolen   stolen=1
-        RECOVERED              RMS..  no  no  DC.  stolen    stolen=0
+        REPORTED_STOLEN        RMS..  no  no  DCA  !stolen   stolen=1
+        RECOVERED              RMS..  no  no  DCA  stolen    stolen=0
         EXPORT_CLEARED         .MS..  yes yes D..  -         jurisdiction=C
         EXPORTED               RMS..  yes yes .C.  -         jurisdiction=A
         IMPORTED               RMS..  no  no  ..A  -         jurisdiction=D

@@ -220,6 +220,42 @@ pub fn issue_into(dir: &Path, holder: &Holder) -> Result<(PathBuf, PathBuf), Pki
     Ok((cert, key))
 }
 
+/// Lets the registry of `peer_country` call this deployment's registry
+/// (holds that cross borders): issues it `robotid://registry/{peer}` from
+/// the development CA in `ca_dir`, and writes the certificate, its key and
+/// this CA as `into/registry.{crt,key}` and `into/ca.crt` — the peer's
+/// `--peer-tls-dir`/{this country}. Kept when already issued by this CA.
+/// Returns whether it issued one.
+pub fn admit_peer_registry(
+    ca_dir: &Path,
+    peer_country: &str,
+    into: &Path,
+) -> Result<bool, PkiError> {
+    let read =
+        |path: PathBuf| std::fs::read(&path).map_err(|source| PkiError::Read { path, source });
+    let ca = read(ca_path(ca_dir))?;
+    if cert_path(into, "registry").exists() && read(ca_path(into)).ok().as_ref() == Some(&ca) {
+        return Ok(false);
+    }
+    if !ca_key_path(ca_dir).exists() {
+        return Err(PkiError::NoCaKey(ca_dir.to_owned()));
+    }
+    let holder = Holder::client("registry", &format!("robotid://registry/{peer_country}"));
+    let issued = CertificateAuthority::load(ca_dir)?.issue(&holder)?;
+    std::fs::create_dir_all(into).map_err(|source| PkiError::Write {
+        path: into.to_owned(),
+        source,
+    })?;
+    write(&key_path(into, "registry"), issued.key_pem.as_bytes(), true)?;
+    write(
+        &cert_path(into, "registry"),
+        issued.cert_pem.as_bytes(),
+        false,
+    )?;
+    write(&ca_path(into), &ca, false)?;
+    Ok(true)
+}
+
 /// Makes `dir/ca.crt` and `dir/<name>.{crt,key}` for every holder, unless
 /// `dir/ca.crt` exists already (a second start reuses what is there).
 /// Returns whether it made them.

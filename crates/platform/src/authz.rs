@@ -198,6 +198,17 @@ pub const RPCS: &[(&str, &[Allow])] = &[
         "/robotid.registry.v1.RegistryService/ListForkEvidence",
         &[R(Role::Regulator)],
     ),
+    // A peer country's registry delivers the holds that cross borders;
+    // the handler admits only an active peer's, and checks each hold
+    // against the peer's log.
+    (
+        "/robotid.registry.v1.RegistryService/DeliverHold",
+        &[R(Role::Registry)],
+    ),
+    (
+        "/robotid.registry.v1.RegistryService/ListCloneAlarms",
+        &[R(Role::Regulator)],
+    ),
     // Issuance.
     (
         "/robotid.issuance.v1.IssuanceService/CreateManufacturer",
@@ -355,7 +366,8 @@ pub enum Tier {
 pub fn tier(caller: &Caller, home: &CountryCode, holder: Option<&Holder>) -> Tier {
     let holds = matches!(holder, Some(Holder::Organization(organization)) if caller.organization == *organization);
     match caller.role {
-        Role::Public => Tier::Public,
+        // A peer's registry delivers holds; it reads what anyone reads.
+        Role::Public | Role::Registry => Tier::Public,
         Role::Regulator => Tier::Authority,
         Role::Customs | Role::Police if national(caller) == Some(home.as_str()) => Tier::Authority,
         _ if holds => Tier::Authority,

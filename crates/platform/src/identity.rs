@@ -18,6 +18,11 @@ pub enum Role {
     Police,
     /// One of the Robot ID services itself.
     Service,
+    /// A peer country's registry, by its country code
+    /// (`robotid://registry/DE`): this deployment's CA issued it a
+    /// certificate so that it can deliver the holds that cross borders, and
+    /// that is all it may call.
+    Registry,
     Public,
 }
 
@@ -33,6 +38,7 @@ impl Role {
             Role::Customs => "customs",
             Role::Police => "police",
             Role::Service => "service",
+            Role::Registry => "registry",
             Role::Public => "public",
         }
     }
@@ -48,6 +54,7 @@ impl Role {
             Role::Customs,
             Role::Police,
             Role::Service,
+            Role::Registry,
         ]
         .into_iter()
         .find(|role| role.as_str() == name)
@@ -122,6 +129,11 @@ mod tests {
         let police = Caller::from_uri("robotid://police/CN-POL").unwrap();
         assert_eq!(police.role, Role::Police);
         assert!(Caller::from_uri("https://manufacturer/0001").is_none());
+        let peer = Caller::from_uri("robotid://registry/DE").unwrap();
+        assert_eq!(
+            (peer.role, peer.organization.as_str()),
+            (Role::Registry, "DE")
+        );
         assert!(Caller::from_uri("robotid://manufacturer/").is_none());
     }
 }

@@ -24,6 +24,7 @@ pub const IDENTITIES: &[(Option<&str>, &str)] = &[
     (Some("issuance"), "robotid://service/issuance"),
     (Some("registry"), "robotid://service/registry"),
     (Some("transfer"), "robotid://service/transfer"),
+    (Some("peer-registry"), "robotid://registry/DE"),
 ];
 
 /// The tier an identity of `IDENTITIES` reads a robot of the test (CN)
@@ -31,10 +32,11 @@ pub const IDENTITIES: &[(Option<&str>, &str)] = &[
 /// country's customs and police are authorities, and so is the holder of
 /// record itself (`holds`: the robot's holder is the identity's
 /// organisation); every other certified role is a participant; without a
-/// certificate, the public.
+/// certificate, and a peer's registry, the public.
 pub fn expected_tier(identity: Option<&str>, holds: bool) -> Tier {
     match identity {
-        None => Tier::Public,
+        // A peer's registry delivers holds; it reads what anyone reads.
+        None | Some("peer-registry") => Tier::Public,
         Some("regulator" | "customs" | "police") => Tier::Authority,
         Some(_) if holds => Tier::Authority,
         Some(_) => Tier::Participant,

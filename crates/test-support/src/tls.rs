@@ -29,6 +29,12 @@ pub fn pki_dir() -> &'static Path {
             "police-de",
             "robotid://police/DE-POL",
         ));
+        // A peer country's registry, which may deliver holds and nothing
+        // else.
+        holders.push(robotid_pki::Holder::client(
+            "peer-registry",
+            "robotid://registry/DE",
+        ));
         robotid_pki::create_dev_pki(dir.path(), &holders).expect("development PKI");
         dir
     })

@@ -1097,6 +1097,83 @@ impl RegistryService for RegistryApi {
                 .collect(),
         }))
     }
+
+    async fn deliver_hold(
+        &self,
+        request: Request<pb::DeliverHoldRequest>,
+    ) -> Result<Response<pb::DeliverHoldResponse>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        // A retry may carry a newer checkpoint: the proof is not part of
+        // what the hold id stands for.
+        let fingerprint = pb::DeliverHoldRequest {
+            proof: String::new(),
+            ..message.clone()
+        };
+        let key = RequestKey::new(&caller, "DeliverHold", &message.hold_id, &fingerprint)
+            .map_err(status)?;
+        let hold = crate::convert::hold_from_wire(message, &self.home).map_err(status)?;
+        let draft = access(
+            &caller,
+            format!("DeliverHold({})", hold.kind),
+            Some(&hold.robot_id),
+        );
+        // The access layer admitted a registry; only an active peer's
+        // holds are recorded, each proven by its log.
+        let mut connection = self.connection().await?;
+        let peer = crate::witness::store::peers(&mut connection)
+            .await
+            .map_err(|e| status(e.into()))?
+            .into_iter()
+            .find(|peer| peer.active && peer.country == caller.organization);
+        drop(connection);
+        let Some(peer) = peer else {
+            let refusal = ApiError::new(
+                tonic::Code::PermissionDenied,
+                "NOT_A_PEER",
+                format!("{caller} is not the registry of an active peer on the trust list"),
+            );
+            return Err(self.refuse(draft, status(refusal)).await);
+        };
+        if let Err(error) = crate::holds::verify(&hold, &peer) {
+            return Err(self.refuse(draft, status(error)).await);
+        }
+        match self
+            .store
+            .apply_peer_hold(&key, &caller, &self.home, hold, draft.clone())
+            .await
+        {
+            Ok(event) => Ok(Response::new(pb::DeliverHoldResponse {
+                event: format!("robots/{}/events/{}", event.robot_id, event.sequence),
+            })),
+            Err(error) => Err(self.refuse(draft, write_status(error)).await),
+        }
+    }
+
+    async fn list_clone_alarms(
+        &self,
+        _request: Request<pb::ListCloneAlarmsRequest>,
+    ) -> Result<Response<pb::ListCloneAlarmsResponse>, Status> {
+        let mut connection = self.connection().await?;
+        let alarms = crate::holds::clones::alarms(&mut connection)
+            .await
+            .map_err(|e| status(e.into()))?;
+        Ok(Response::new(pb::ListCloneAlarmsResponse {
+            alarms: alarms
+                .into_iter()
+                .map(|alarm| pb::CloneAlarm {
+                    robot_id: alarm.robot_id,
+                    peer_country: alarm.peer,
+                    hold_id: alarm.hold_id,
+                    raised_by: alarm.raised_by,
+                    reason: alarm.reason,
+                    detect_time: Some(robotid_platform::wire::timestamp_to_wire(
+                        Timestamp::from_micros(alarm.detected_at),
+                    )),
+                })
+                .collect(),
+        }))
+    }
 }
 
 impl RegistryApi {

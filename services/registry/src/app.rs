@@ -15,6 +15,7 @@ use tonic::service::Routes;
 
 use crate::api::RegistryApi;
 use crate::config::{DEFAULT_PORT, RegistryConfig};
+use crate::holds::relay::HoldRelay;
 use crate::log::TransparencyLog;
 use crate::log::witnessing::Witnessing;
 use crate::store::RegistryStore;
@@ -41,6 +42,8 @@ pub struct App {
     log: Option<TransparencyLog>,
     /// The witness of the peers' logs, with `--witness-key-file`.
     witness: Option<RegistryWitness>,
+    /// Delivers the holds that cross borders to the peers.
+    holds: HoldRelay,
 }
 
 impl App {
@@ -89,6 +92,7 @@ impl App {
                 Some((http, web(&config, store.clone(), home.clone(), public_url)?))
             }
         };
+        let holds = HoldRelay::new(store.clone(), home.clone(), config.peer_tls_dir.clone());
         let api = RegistryApi::new(store, home, holder_key)
             .with_max_clock_skew(config.server.max_clock_skew());
         Ok(Self {
@@ -97,6 +101,7 @@ impl App {
             web,
             log,
             witness,
+            holds,
         })
     }
 
@@ -149,6 +154,14 @@ impl App {
             let interval = log.interval();
             tokio::spawn(Witnessing::new(log, interval).run(until_stopped(stopped.clone())))
         });
+        let holds = tokio::spawn(self.holds.run(until_stopped(stopped.clone())));
+        let forks = self.witness.clone().map(|witness| {
+            tokio::spawn(crate::witness::report_forks(
+                witness.pool().clone(),
+                self.server.health(),
+                until_stopped(stopped.clone()),
+            ))
+        });
         let public = self.web.map(|(http, web)| {
             let mut router = web::router(web);
             if let Some(log) = self.log.clone() {
@@ -170,6 +183,12 @@ impl App {
             integrator
                 .await
                 .context("the transparency log's integrator panicked")?;
+        }
+        holds
+            .await
+            .context("delivering holds to the peers panicked")?;
+        if let Some(forks) = forks {
+            forks.await.context("reporting fork evidence panicked")?;
         }
         if let Some(witnessing) = witnessing {
             witnessing

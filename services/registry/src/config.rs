@@ -77,6 +77,15 @@ pub struct RegistryConfig {
     /// public URL with `/witness` and without the scheme.
     #[arg(long, env = "ROBOTID_WITNESS_NAME")]
     pub witness_name: Option<String>,
+
+    /// Where the certificates for calling peer registries are: for each
+    /// peer, `DIR/{cc}/ca.crt` (the peer's CA) and `DIR/{cc}/registry.crt`
+    /// and `registry.key`, the certificate that CA issued this registry
+    /// (`robotid://registry/{this country}`). Holds that cross borders are
+    /// delivered with them, to the registry address of the peer's trust
+    /// entry. Unset: holds wait in the outbox.
+    #[arg(long, env = "ROBOTID_PEER_TLS_DIR")]
+    pub peer_tls_dir: Option<PathBuf>,
 }
 
 impl RegistryConfig {
@@ -95,6 +104,7 @@ impl RegistryConfig {
             log_integration_ms: 250,
             witness_key_file: None,
             witness_name: None,
+            peer_tls_dir: None,
         }
     }
 }

@@ -12,7 +12,8 @@ use robotid_platform::authz::Tier;
 use robotid_platform::error::ApiError;
 use robotid_platform::wire::status_to_wire;
 use robotid_platform::wire::{
-    identifier, non_empty, production_from_request, reported_time, robot_id, timestamp_to_wire,
+    identifier, non_empty, production_from_request, reported_time, robot_id, timestamp_from_wire,
+    timestamp_to_wire,
 };
 use robotid_proto::common::v1 as common;
 use robotid_proto::registry::v1 as pb;
@@ -138,14 +139,38 @@ pub fn details_from_wire(
         holder: holder
             .map(|holder| holder_from_wire("details.holder", holder, key))
             .transpose()?,
-        country: non_empty(country_code),
-        recall: non_empty(recall),
-        note: non_empty(note),
-        component: non_empty(component),
-        firmware_version: non_empty(firmware_version),
-        reference: non_empty(reference),
+        ..public_details_from_wire([
+            country_code,
+            recall,
+            note,
+            component,
+            firmware_version,
+            reference,
+        ])
     };
     Ok((details, presented))
+}
+
+/// The public details (country, recall, note, component, firmware
+/// version, reference, in that order), each absent when empty.
+fn public_details_from_wire(fields: [String; 6]) -> EventDetails {
+    let [
+        country,
+        recall,
+        note,
+        component,
+        firmware_version,
+        reference,
+    ] = fields.map(non_empty);
+    EventDetails {
+        holder: None,
+        country,
+        recall,
+        note,
+        component,
+        firmware_version,
+        reference,
+    }
 }
 
 /// Replaces the private references in `details` (a new private holder's,
@@ -476,6 +501,7 @@ pub fn peer_from_wire(
         active,
         update_time: _,
         updated_by: _,
+        grpc_url,
     } = peer;
     let country = robotid_domain::code::CountryCode::parse(&country_code)
         .map_err(|e| ApiError::invalid_argument("peer.country_code", e))?;
@@ -517,12 +543,20 @@ pub fn peer_from_wire(
             "an http:// or https:// base URL",
         ));
     }
+    let grpc_url = grpc_url.trim_end_matches('/').to_owned();
+    if !(grpc_url.is_empty() || grpc_url.starts_with("https://")) {
+        return Err(ApiError::invalid_argument(
+            "peer.grpc_url",
+            "an https:// address (registries call each other over mutual TLS), or empty",
+        ));
+    }
     Ok(crate::witness::store::Peer {
         country: country.as_str().to_owned(),
         log_origin,
         log_key: parsed_log_key.to_string(),
         witness_key: parsed_witness_key.to_string(),
         web_url,
+        grpc_url,
         active,
         updated_at: now.as_micros(),
         updated_by: caller.to_owned(),
@@ -539,5 +573,119 @@ pub fn peer_to_wire(peer: &crate::witness::store::Peer) -> pb::Peer {
         active: peer.active,
         update_time: Some(timestamp_to_wire(Timestamp::from_micros(peer.updated_at))),
         updated_by: peer.updated_by.clone(),
+        grpc_url: peer.grpc_url.clone(),
     }
+}
+
+/// A hold for a peer: the event as stored here (its public details only,
+/// never a holder), the salt that opens its leaf's commitment, and the
+/// proof of the leaf.
+pub fn hold_to_wire(
+    hold_id: String,
+    event: &Event,
+    salt: &robotid_credential::leaf::Salt,
+    proof: String,
+    origin_recall: Option<String>,
+) -> pb::DeliverHoldRequest {
+    let public = EventDetails {
+        holder: None,
+        ..event.details.clone()
+    };
+    pb::DeliverHoldRequest {
+        hold_id,
+        robot_id: event.robot_id.as_str().to_owned(),
+        r#type: event_kind_to_wire(event.kind).into(),
+        details: Some(details_to_wire(&public)),
+        occur_time: Some(timestamp_to_wire(event.occurred_at)),
+        actor: event.actor.clone(),
+        salt: salt.to_vec(),
+        proof,
+        origin_recall: origin_recall.unwrap_or_default(),
+    }
+}
+
+/// A hold a peer delivered, parsed; its proof is checked by
+/// `holds::verify`.
+pub fn hold_from_wire(
+    request: pb::DeliverHoldRequest,
+    home: &robotid_domain::code::CountryCode,
+) -> Result<crate::holds::ReceivedHold, ApiError> {
+    let pb::DeliverHoldRequest {
+        hold_id,
+        robot_id: id,
+        r#type,
+        details,
+        occur_time,
+        actor,
+        salt,
+        proof,
+        origin_recall,
+    } = request;
+    if hold_id.is_empty() || hold_id.len() > 128 {
+        return Err(ApiError::invalid_argument(
+            "hold_id",
+            "1 to 128 characters, unique at the sender",
+        ));
+    }
+    let robot_id = robot_id("robot_id", &id, home)?;
+    let kind = event_kind_from_wire("type", r#type)?;
+    if !crate::holds::crosses_border(kind) {
+        return Err(ApiError::invalid_argument(
+            "type",
+            "a hold is REPORTED_STOLEN, RECOVERED, RECALL_ISSUED or RECALL_REMEDIED",
+        ));
+    }
+    let details = details.unwrap_or_default();
+    if details.holder.is_some() || !details.current_holder.is_empty() {
+        return Err(ApiError::invalid_argument(
+            "details",
+            "a hold carries no holder: holders stay in their registry",
+        ));
+    }
+    // The details as the peer stored them, to open its leaf's commitment.
+    let pb::EventDetails {
+        holder: _,
+        country_code,
+        recall,
+        note,
+        component,
+        firmware_version,
+        reference,
+        current_holder: _,
+    } = details;
+    let details = public_details_from_wire([
+        country_code,
+        recall,
+        note,
+        component,
+        firmware_version,
+        reference,
+    ]);
+    if [&details.note, &details.reference]
+        .into_iter()
+        .flatten()
+        .any(|text| text.chars().count() > 2_000)
+    {
+        return Err(ApiError::invalid_argument(
+            "details",
+            "at most 2,000 characters per field",
+        ));
+    }
+    let occurred_at = occur_time
+        .as_ref()
+        .map(timestamp_from_wire)
+        .ok_or_else(|| ApiError::invalid_argument("occur_time", "required"))?;
+    let salt = <robotid_credential::leaf::Salt>::try_from(salt.as_slice())
+        .map_err(|_| ApiError::invalid_argument("salt", "16 bytes"))?;
+    Ok(crate::holds::ReceivedHold {
+        hold_id,
+        robot_id,
+        kind,
+        details,
+        occurred_at,
+        actor,
+        salt,
+        proof,
+        origin_recall: non_empty(origin_recall),
+    })
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 mod convert;
 pub mod event_writer;
+pub mod holds;
 pub mod log;
 pub mod store;
 pub mod web;

@@ -32,6 +32,7 @@ use robotid_platform::identity::Caller;
 use std::collections::HashMap;
 
 use crate::access_log;
+use crate::holds::{ReceivedHold, clones};
 use crate::log::{self, TransparencyLog};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -581,6 +582,127 @@ impl RegistryStore {
         Ok(recall)
     }
 
+    /// One stored event and the salt of its leaf's details commitment.
+    pub async fn event_with_salt(
+        &self,
+        robot_id: &RobotId,
+        sequence: i64,
+    ) -> Result<Option<(Event, Option<log::leaf::Salt>)>, ApiError> {
+        let row = sqlx::query(SELECT_EVENT)
+            .bind(robot_id.as_str())
+            .bind(sequence)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.map(|row| Ok((event_from_row(&row)?, log::verify::salt_of(&row))))
+            .transpose()
+    }
+
+    /// Records a hold that the peer `peer` delivered (checked against its
+    /// log by the caller) on this registry's copy of the robot, as the
+    /// peer: a recall opens (once per peer recall) a recall of this
+    /// registry that names it; lifting a theft report needs the report to
+    /// be the peer's own. Idempotent by `key`, like every write.
+    pub async fn apply_peer_hold(
+        &self,
+        key: &RequestKey,
+        peer: &Caller,
+        home: &CountryCode,
+        hold: ReceivedHold,
+        access: AccessDraft,
+    ) -> Result<Event, WriteError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.pool.begin().await?;
+        if let Claim::Done(result) = idempotency::claim(&mut tx, key, now.as_micros()).await? {
+            let sequence: i64 = result.parse().map_err(|_| corrupt("request result"))?;
+            return Ok(load_event(&mut tx, &hold.robot_id, sequence).await?);
+        }
+        let mut robots = lock_robots(&mut tx, vec![hold.robot_id.clone()]).await?;
+        let robot = robots
+            .get_mut(&hold.robot_id)
+            .ok_or_else(|| WriteError::RobotNotFound(hold.robot_id.clone()))?;
+        if let Some(reason) = clones::suspicion(robot, home, &peer.organization) {
+            // Nothing of the hold is written; the alarm is, on its own.
+            drop(tx);
+            let alarm = clones::found(
+                hold.robot_id.as_str(),
+                &peer.organization,
+                &hold.hold_id,
+                home.as_str(),
+                reason.clone(),
+            );
+            let mut connection = self.db.pool.acquire().await?;
+            clones::raise(&mut connection, &alarm).await?;
+            return Err(WriteError::Api(
+                ApiError::failed_precondition(clones::REASON, reason)
+                    .with_metadata("robot_id", hold.robot_id.as_str()),
+            ));
+        }
+        let recall = match (hold.kind, &hold.origin_recall) {
+            (EventKind::RecallIssued | EventKind::RecallRemedied, Some(origin)) => {
+                Some(local_recall(&mut tx, home, robot, origin, &hold, now).await?)
+            }
+            (EventKind::RecallIssued | EventKind::RecallRemedied, None) => {
+                return Err(WriteError::Api(ApiError::invalid_argument(
+                    "origin_recall",
+                    "a recall's hold names the recall where it was opened",
+                )));
+            }
+            _ => None,
+        };
+        if hold.kind == EventKind::Recovered {
+            let custody = Custody {
+                holder: None,
+                stolen_by: robot.standing.stolen_by.as_deref(),
+                presented_holder: None,
+            };
+            if robot.standing.state.holds.stolen
+                && authz::require_custody(peer, hold.kind, &custody).is_err()
+            {
+                return Err(WriteError::Api(
+                    ApiError::failed_precondition(
+                        "NOT_THE_FLAGGER",
+                        format!(
+                            "the theft report here is {}'s: only it, or this registry's \
+                             regulator, lifts it",
+                            robot.standing.stolen_by.as_deref().unwrap_or_default()
+                        ),
+                    )
+                    .with_metadata("robot_id", hold.robot_id.as_str()),
+                ));
+            }
+        }
+        let draft = EventDraft {
+            kind: hold.kind,
+            details: EventDetails {
+                recall,
+                note: hold.details.note.clone(),
+                reference: hold.details.reference.clone(),
+                ..EventDetails::default()
+            },
+            occurred_at: hold.occurred_at.max(robot.issued_at),
+            actor: peer.to_string(),
+        };
+        let (next, event) = robot.record(draft, now)?;
+        *robot = next;
+        if hold.kind == EventKind::RecallIssued {
+            sqlx::query(
+                "UPDATE recalls SET affected_robot_count = affected_robot_count + 1 \
+                 WHERE origin_name = $1",
+            )
+            .bind(hold.origin_recall.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        update_robots(&mut tx, &[&*robot]).await?;
+        idempotency::complete(&mut tx, key, &event.sequence.to_string()).await?;
+        access_log::append(&mut tx, access).await?;
+        let mut events = vec![event];
+        insert_history(&mut tx, &mut events, self.logs()).await?;
+        tx.commit().await?;
+        self.appended();
+        Ok(events.pop().expect("one event"))
+    }
+
     /// One recall, `recalls/{id}`, with the robots it listed.
     pub async fn recall(&self, id: i64) -> Result<Option<Recall>, ApiError> {
         let mut connection = self.db.pool.acquire().await?;
@@ -751,6 +873,57 @@ impl RegistryStore {
 /// Appends `draft` by `caller` to `robot` (locked) in memory, if the
 /// caller may record it on this robot (its holder, its theft report) and
 /// the rules allow it; `robot` becomes the robot after it.
+/// This registry's name for the recall a peer's hold is about: its own
+/// recall, for one that started here; else the recall it opened for the
+/// peer's (opened now, on the first of its robots to arrive).
+async fn local_recall(
+    tx: &mut AnyConnection,
+    home: &CountryCode,
+    robot: &Robot,
+    origin: &str,
+    hold: &ReceivedHold,
+    now: Timestamp,
+) -> Result<String, WriteError> {
+    let unknown = || {
+        WriteError::Api(ApiError::invalid_argument(
+            "origin_recall",
+            format!("{origin:?} is not a recall of a registry (registries/CC/recalls/ID)"),
+        ))
+    };
+    let (country, recall) = crate::holds::parse_global_recall_name(origin).ok_or_else(unknown)?;
+    if country == home.as_str() {
+        return Ok(recall.to_owned());
+    }
+    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM recalls WHERE origin_name = $1")
+        .bind(origin)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let id = match known {
+        Some(id) => id,
+        None if hold.kind == EventKind::RecallRemedied => {
+            return Err(WriteError::Refused(Refusal::RecallNotOpen));
+        }
+        None => {
+            let robot_id = &robot.robot_id;
+            sqlx::query_scalar(
+                "INSERT INTO recalls (country_code, manufacturer_code, model_code, robot_ids, \
+                 listed_robot_count, reason, affected_robot_count, skipped_robot_count, \
+                 created_at, origin_name) VALUES ($1, $2, $3, '', 0, $4, 0, 0, $5, $6) \
+                 RETURNING id",
+            )
+            .bind(robot_id.country().as_str())
+            .bind(robot_id.manufacturer().as_str())
+            .bind(robot_id.model().as_str())
+            .bind(hold.details.note.clone().unwrap_or_default())
+            .bind(now.as_micros())
+            .bind(origin)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    Ok(recall_name(id))
+}
+
 fn record_on(
     robot: &mut Robot,
     caller: &Caller,
@@ -1037,7 +1210,8 @@ async fn insert_history(
     for chunk in events.chunks_mut(INSERT_CHUNK) {
         insert_events(tx, chunk, logs).await?;
     }
-    Ok(())
+    // Holds for the peers that keep these robots leave with the events.
+    crate::holds::outbox::enqueue(tx, events).await
 }
 
 /// Inserts `events`, and with `logs` enters them in the transparency log

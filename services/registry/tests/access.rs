@@ -65,7 +65,7 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
     let registry_rpcs = rpcs_of("robotid.registry.v1");
     assert_eq!(
         registry_rpcs.len(),
-        19,
+        21,
         "every registry RPC is in the table"
     );
     for (method, allows) in registry_rpcs {
@@ -285,15 +285,52 @@ async fn every_rpc_answers_each_identity_as_the_table_says(db: TestDb) {
                         .await;
                     assert_answer(name, who, allowed, refusal, result);
                 }
+                "DeliverHold" => {
+                    let result = client
+                        .deliver_hold(pb::DeliverHoldRequest {
+                            hold_id: format!("matrix-{who}"),
+                            robot_id: known.as_str().into(),
+                            r#type: EventType::ReportedStolen.into(),
+                            occur_time: Some(prost_types::Timestamp::default()),
+                            salt: vec![0; 16],
+                            ..Default::default()
+                        })
+                        .await;
+                    // The table admits any registry; the handler then
+                    // records holds of active peers only, and this registry
+                    // has none.
+                    let status = result.expect_err("no hold without a peer");
+                    let reason = tonic_types::StatusExt::get_details_error_info(&status)
+                        .map(|info| info.reason)
+                        .unwrap_or_default();
+                    if allowed {
+                        assert_eq!(
+                            (status.code(), reason.as_str()),
+                            (Code::PermissionDenied, "NOT_A_PEER"),
+                            "{who}"
+                        );
+                    } else {
+                        assert_eq!(status.code(), refusal, "{who}: {status:?}");
+                    }
+                }
+                "ListCloneAlarms" => {
+                    let result = client
+                        .list_clone_alarms(pb::ListCloneAlarmsRequest {})
+                        .await;
+                    assert_answer(name, who, allowed, refusal, result);
+                }
                 other => panic!("no fixture for {other}"),
             }
         }
     }
 
-    // The full view: every participant, the public never.
+    // The full view: every participant, the public (and a peer's
+    // registry) never.
     for (identity, uri) in IDENTITIES {
         let who = caller(uri);
-        let allowed = !who.is_anonymous();
+        let allowed = robotid_platform::authz::FULL_VIEW
+            .iter()
+            .any(|allow| allow.admits(&who));
         let result = clients
             .get_mut(identity)
             .unwrap()
@@ -701,8 +738,13 @@ async fn each_tier_sees_its_fields_role_by_role(db: TestDb) {
                 })
                 .await;
             if tier == Tier::Public {
-                assert_refused(full, Code::Unauthenticated, "IDENTITY_REQUIRED");
-                assert_refused(events, Code::Unauthenticated, "IDENTITY_REQUIRED");
+                let (code, reason) = if who.is_anonymous() {
+                    (Code::Unauthenticated, "IDENTITY_REQUIRED")
+                } else {
+                    (Code::PermissionDenied, "ROLE_NOT_ALLOWED")
+                };
+                assert_refused(full, code, reason);
+                assert_refused(events, code, reason);
                 continue;
             }
             assert_fields(&full.unwrap().into_inner(), tier, name);

@@ -17,6 +17,30 @@ use robotid_tlog::witness::SIZE_CONTENT_TYPE;
 use robotid_tlog::{AddCheckpoint, Checkpoint, Hash, NoteSigner, SignedCheckpoint, VerifierKey};
 use support::*;
 use tonic::Code;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+
+/// Whether `service` of the registry's `grpc.health.v1` answers SERVING.
+async fn serving(registry: &TestRegistry, service: &str) -> bool {
+    let channel = robotid_test_support::tls::channel(registry.addr, None).await;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    status == ServingStatus::Serving
+}
+
+async fn peer_logs_consistent(registry: &TestRegistry) -> bool {
+    serving(
+        registry,
+        robotid_registry::witness::PEER_LOGS_HEALTH_SERVICE,
+    )
+    .await
+}
 
 each_backend!(three_registries_witness_each_other_and_keep_a_fork_as_evidence);
 
@@ -272,8 +296,19 @@ async fn three_registries_witness_each_other_and_keep_a_fork_as_evidence(db: Tes
         &log_signer(&COUNTRIES[0]),
     );
     for witness in [de, fr] {
+        assert!(peer_logs_consistent(witness).await, "no fork yet");
         let refused = add_checkpoint(witness, &request(held, Vec::new(), forked.clone())).await;
         assert_eq!(refused.status, 422, "{}", refused.text());
+        // The health detail turns NOT_SERVING; the registry stays SERVING.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while peer_logs_consistent(witness).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the fork shows in health"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(serving(witness, "").await);
         let evidence = witness
             .as_("regulator")
             .await

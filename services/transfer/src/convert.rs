@@ -404,6 +404,12 @@ fn trusted_log_from_wire(log: TrustedLog) -> Result<Option<TrustedLog>, ApiError
     let web_url = url("web_url", &log.web_url)?;
     let registry_url = if log.registry_url.is_empty() {
         String::new()
+    } else if !log.registry_url.starts_with("https://") {
+        // Registries call each other over mutual TLS only.
+        return Err(ApiError::invalid_argument(
+            "registry_url",
+            "the registry's gRPC address over TLS, https://host:port",
+        ));
     } else {
         url("registry_url", &log.registry_url)?
     };

@@ -42,6 +42,7 @@ pub fn peers_of(keys: &[TrustedKey], now: Timestamp) -> Vec<pb::Peer> {
                 log_key: log.log_key.clone(),
                 witness_key: log.witness_key.clone(),
                 web_url: log.web_url.clone(),
+                grpc_url: log.registry_url.clone(),
                 active,
                 ..Default::default()
             };

@@ -49,14 +49,8 @@ async fn an_import_needs_a_proof_its_own_witness_cosigned(db: TestDb) {
     );
 
     let robots = cn.issue("HX0001", 2).await;
-    let ids: Vec<_> = robots.iter().map(|robot| &robot.id).collect();
-    let cleared = cn.clear(export("CN", "DE", &ids, false)).await;
-    assert_eq!(cleared.state(), pb::TransferState::Cleared, "{cleared:?}");
-    let departed = cn.depart(&cleared.name).await;
-    let shipment: Vec<_> = robots
-        .iter()
-        .map(|robot| (&robot.id, robot.credential.as_slice()))
-        .collect();
+    let departed = cn.ship("DE", &robots).await;
+    let shipment = shipment(&robots);
 
     // China's proof exists, but under checkpoints no German witness saw.
     let refused = de

@@ -69,6 +69,12 @@ impl Layout {
         self.dir.join("proof.policy")
     }
 
+    /// The certificates each peer's CA issued this registry, to deliver
+    /// holds to it: `peers/{cc}/ca.crt`, `peers/{cc}/registry.{crt,key}`.
+    pub fn peer_tls_dir(&self) -> PathBuf {
+        self.dir.join("peers")
+    }
+
     pub fn holder_key(&self) -> PathBuf {
         self.dir.join("holder-key")
     }
@@ -160,6 +166,7 @@ impl Deployment {
         config.credential_public_key_file = Some(layout.signing_public_key());
         config.log_key_file = Some(layout.log_key());
         config.witness_key_file = Some(layout.witness_key());
+        config.peer_tls_dir = Some(layout.peer_tls_dir());
         let registry = robotid_registry::App::build(config)
             .await
             .with_context(|| format!("starting the {country} registry"))?;

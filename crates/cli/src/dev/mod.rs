@@ -94,6 +94,22 @@ pub async fn run(args: DevArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             (&home_deployment, &peer_deployment),
             (&peer_deployment, &home_deployment),
         ] {
+            // Its CA issues the other's registry the certificate that
+            // delivers holds to it.
+            robotid_pki::admit_peer_registry(
+                &deployment.layout.pki(),
+                &other.country,
+                &other
+                    .layout
+                    .peer_tls_dir()
+                    .join(deployment.country.to_ascii_lowercase()),
+            )
+            .with_context(|| {
+                format!(
+                    "issuing {}'s registry its certificate for {}",
+                    other.country, deployment.country
+                )
+            })?;
             let transfer = deployment.regulator(Service::Transfer).await?;
             bootstrap::trust(
                 transfer,

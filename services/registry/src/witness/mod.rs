@@ -42,6 +42,11 @@ struct Inner {
 }
 
 impl RegistryWitness {
+    /// The database it keeps its heads and fork evidence in.
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
     /// The witness named `name` (its cosignature key's name), cosigning
     /// with `key`.
     pub fn new(
@@ -183,5 +188,38 @@ fn refused(refused: &Refused) -> Answer {
         status: refused.refusal.status(),
         content_type: refused.refusal.content_type(),
         body: refused.refusal.body(),
+    }
+}
+
+/// The `grpc.health.v1` detail that says whether the peers' logs are
+/// consistent: NOT_SERVING once this witness kept fork evidence, for
+/// operators' alerts (with the `robotid.witness.forks` counter); the
+/// registry itself stays SERVING.
+pub const PEER_LOGS_HEALTH_SERVICE: &str = "robotid.registry.v1.PeerLogsConsistent";
+
+/// Keeps [`PEER_LOGS_HEALTH_SERVICE`] in step with the fork evidence kept
+/// (by any instance), until `stop`.
+pub async fn report_forks(
+    pool: sqlx::AnyPool,
+    health: robotid_platform::server::Health,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        match pool.acquire().await {
+            Ok(mut connection) => match store::fork_count(&mut connection).await {
+                Ok(forks) => {
+                    health
+                        .set_service(PEER_LOGS_HEALTH_SERVICE, forks == 0)
+                        .await
+                }
+                Err(error) => tracing::warn!(%error, "counting fork evidence failed"),
+            },
+            Err(error) => tracing::warn!(%error, "counting fork evidence failed"),
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
     }
 }

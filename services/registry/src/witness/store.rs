@@ -12,6 +12,8 @@ pub struct Peer {
     pub log_key: String,
     pub witness_key: String,
     pub web_url: String,
+    /// Its registry's gRPC address, where holds go; empty when unknown.
+    pub grpc_url: String,
     pub active: bool,
     pub updated_at: i64,
     pub updated_by: String,
@@ -20,11 +22,12 @@ pub struct Peer {
 pub async fn put_peer(connection: &mut AnyConnection, peer: &Peer) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO peers (country, log_origin, log_key, witness_key, web_url, revoked_at, \
-         updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         updated_at, updated_by, grpc_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (country) DO UPDATE SET log_origin = excluded.log_origin, \
          log_key = excluded.log_key, witness_key = excluded.witness_key, \
          web_url = excluded.web_url, revoked_at = excluded.revoked_at, \
-         updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+         updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+         grpc_url = excluded.grpc_url",
     )
     .bind(&peer.country)
     .bind(&peer.log_origin)
@@ -34,6 +37,7 @@ pub async fn put_peer(connection: &mut AnyConnection, peer: &Peer) -> Result<(),
     .bind((!peer.active).then_some(peer.updated_at))
     .bind(peer.updated_at)
     .bind(&peer.updated_by)
+    .bind(&peer.grpc_url)
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -41,8 +45,8 @@ pub async fn put_peer(connection: &mut AnyConnection, peer: &Peer) -> Result<(),
 
 pub async fn peers(connection: &mut AnyConnection) -> Result<Vec<Peer>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT country, log_origin, log_key, witness_key, web_url, revoked_at, updated_at, \
-         updated_by FROM peers ORDER BY country",
+        "SELECT country, log_origin, log_key, witness_key, web_url, grpc_url, revoked_at, \
+         updated_at, updated_by FROM peers ORDER BY country",
     )
     .fetch_all(&mut *connection)
     .await?;
@@ -54,6 +58,7 @@ pub async fn peers(connection: &mut AnyConnection) -> Result<Vec<Peer>, sqlx::Er
                 log_key: row.try_get("log_key")?,
                 witness_key: row.try_get("witness_key")?,
                 web_url: row.try_get("web_url")?,
+                grpc_url: row.try_get("grpc_url")?,
                 active: row.try_get::<Option<i64>, _>("revoked_at")?.is_none(),
                 updated_at: row.try_get("updated_at")?,
                 updated_by: row.try_get("updated_by")?,
@@ -179,6 +184,7 @@ pub async fn forks(
         .collect()
 }
 
+/// How many forks were caught, of every peer log.
 pub async fn fork_count(connection: &mut AnyConnection) -> Result<u64, sqlx::Error> {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM witness_forks")
         .fetch_one(&mut *connection)

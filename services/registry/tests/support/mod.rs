@@ -348,6 +348,7 @@ pub fn identity_of(role: Role) -> &'static str {
         Role::Customs => "customs",
         Role::Police => "police",
         Role::Service => "issuance",
+        Role::Registry => "peer-registry",
         Role::Public => unreachable!("the public has no certificate"),
     }
 }

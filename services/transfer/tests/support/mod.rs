@@ -72,6 +72,15 @@ impl Running {
     }
 }
 
+/// What an importing customs office is shown of `robots`: each code with
+/// its credential.
+pub fn shipment(robots: &[Issued]) -> Vec<(&RobotId, &[u8])> {
+    robots
+        .iter()
+        .map(|robot| (&robot.id, robot.credential.as_slice()))
+        .collect()
+}
+
 /// A robot as its issuing registry issued it.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -93,6 +102,11 @@ pub struct Deployment {
     pub log_key: String,
     pub witness_key: String,
     pub web_url: String,
+    /// Where its registry finds the certificates for calling peer
+    /// registries (`{cc}/ca.crt`, `{cc}/registry.{crt,key}`).
+    pub peer_tls_dir: std::path::PathBuf,
+    /// How the registry was started, to start it again on its ports.
+    registry_config: RegistryConfig,
     pub transfer_addr: SocketAddr,
     pub issuance_addr: SocketAddr,
     relay: watch::Receiver<RelayStatus>,
@@ -113,6 +127,8 @@ pub struct Deployment {
 /// (`{country}-PEK`).
 pub const CUSTOMS_ABROAD: &str = "customs-abroad";
 pub const CUSTOMS_OTHER_OFFICE: &str = "customs-pek";
+/// The certificate this CA issues the peer country's registry.
+pub const PEER_REGISTRY: &str = "peer-registry";
 
 /// The customs office of the test PKI's `customs` certificate.
 pub fn office(country: &str) -> String {
@@ -142,13 +158,24 @@ impl Deployment {
                     CUSTOMS_OTHER_OFFICE,
                     &format!("robotid://customs/{country}-PEK"),
                 ),
+                // The peer's registry, to deliver holds here.
+                Holder::client(PEER_REGISTRY, &format!("robotid://registry/{peer}")),
             ],
         );
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("signing-key.pem");
         let key = SigningKey::create(&key_file).unwrap();
-        let registry_app = build_registry(country, &pki, &db, dir.path()).await;
+        let peer_tls_dir = dir.path().join("peers");
+        let registry_config = registry_config(country, &pki, &db, dir.path(), &peer_tls_dir);
+        let registry_app = robotid_registry::App::build(registry_config.clone())
+            .await
+            .expect("registry starts");
         let registry_addr = registry_app.local_addr();
+        // A restart keeps the ports that peers and services know.
+        let mut registry_config = registry_config;
+        registry_config.server.listen = Some(registry_addr);
+        registry_config.http_listen = registry_app.http_addr();
+        registry_config.public_url = registry_app.public_url().map(str::to_owned);
         let log_key = registry_app.log().expect("a log").verifier_key();
         let witness_key = registry_app
             .witness()
@@ -224,6 +251,8 @@ impl Deployment {
             log_key,
             witness_key,
             web_url,
+            peer_tls_dir,
+            registry_config,
             transfer_addr,
             issuance_addr,
             relay,
@@ -264,6 +293,35 @@ impl Deployment {
     /// Stops the registry only: the other services keep serving.
     pub async fn stop_registry(&mut self) {
         self.registry.stop().await;
+    }
+
+    /// Starts the registry again, on its database and its ports.
+    pub async fn restart_registry(&mut self) {
+        self.registry.stop().await;
+        let app = robotid_registry::App::build(self.registry_config.clone())
+            .await
+            .expect("the registry starts again");
+        self.registry = Running::spawn(|stopped| {
+            app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+        });
+    }
+
+    /// Lets `other`'s registry deliver holds to this one: this CA's
+    /// certificate for it (`robotid://registry/{other}`) and this CA, in
+    /// its peer TLS directory, as a regulator hands them over.
+    pub fn admit_registry_of(&self, other: &Deployment) {
+        let into = other.peer_tls_dir.join(self.country.to_ascii_lowercase());
+        std::fs::create_dir_all(&into).unwrap();
+        let from = self.pki.dir();
+        for (source, target) in [
+            ("ca.crt".to_owned(), "ca.crt"),
+            (format!("{PEER_REGISTRY}.crt"), "registry.crt"),
+            (format!("{PEER_REGISTRY}.key"), "registry.key"),
+        ] {
+            std::fs::copy(from.join(source), into.join(target)).unwrap();
+        }
     }
 
     pub async fn issuance_as(&self, identity: &str) -> IssuanceServiceClient<Channel> {
@@ -514,6 +572,8 @@ impl Deployment {
             witness_key: self.witness_key.clone(),
             web_url: self.web_url.clone(),
             import_policy: format!("log {}\nquorum none\n", self.log_key),
+            // The service certificates of the test PKI name `localhost`.
+            registry_url: format!("https://localhost:{}", self.registry_addr.port()),
             ..trusted_key(
                 self.country,
                 &self.key,
@@ -617,6 +677,15 @@ impl Deployment {
         TransferServiceClient::new(self.pki.channel(addr, Some(identity)).await)
     }
 
+    /// Clears `robots` for export to `to` (all of them must clear) and
+    /// confirms their departure: the departed transfer.
+    pub async fn ship(&self, to: &str, robots: &[Issued]) -> pb::Transfer {
+        let ids: Vec<_> = robots.iter().map(|robot| &robot.id).collect();
+        let cleared = self.clear(export(self.country, to, &ids, false)).await;
+        assert_eq!(cleared.state(), pb::TransferState::Cleared, "{cleared:?}");
+        self.depart(&cleared.name).await
+    }
+
     /// Every transfer, newest first, as the regulator.
     pub async fn all_transfers(&self, filter: pb::ListTransfersRequest) -> Vec<pb::Transfer> {
         let mut client = self.transfer_as("regulator").await;
@@ -637,13 +706,15 @@ impl Deployment {
     }
 }
 
-async fn build_registry(
+fn registry_config(
     country: &str,
     pki: &TestPki,
     db: &TestDb,
     dir: &std::path::Path,
-) -> robotid_registry::App {
+    peer_tls_dir: &std::path::Path,
+) -> RegistryConfig {
     let mut config = RegistryConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+    config.peer_tls_dir = Some(peer_tls_dir.to_owned());
     config.country = country.into();
     config.server.tls = pki.service_tls("registry");
     // A log and a witness of its own per country, on the public listener.
@@ -669,9 +740,7 @@ async fn build_registry(
         std::fs::write(&path, "0123456789abcdef0123456789abcdef").unwrap();
         config.holder_key_file = Some(path);
     }
-    robotid_registry::App::build(config)
-        .await
-        .expect("registry starts")
+    config
 }
 
 pub fn event(
