@@ -870,9 +870,6 @@ impl RegistryStore {
     }
 }
 
-/// Appends `draft` by `caller` to `robot` (locked) in memory, if the
-/// caller may record it on this robot (its holder, its theft report) and
-/// the rules allow it; `robot` becomes the robot after it.
 /// This registry's name for the recall a peer's hold is about: its own
 /// recall, for one that started here; else the recall it opened for the
 /// peer's (opened now, on the first of its robots to arrive).
@@ -924,6 +921,9 @@ async fn local_recall(
     Ok(recall_name(id))
 }
 
+/// Appends `draft` by `caller` to `robot` (locked) in memory, if the
+/// caller may record it on this robot (its holder, its theft report) and
+/// the rules allow it; `robot` becomes the robot after it.
 fn record_on(
     robot: &mut Robot,
     caller: &Caller,
