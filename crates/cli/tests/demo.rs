@@ -87,6 +87,26 @@ fn the_readme_demo_takes_a_robot_from_issuance_to_import_abroad() {
     let verified = json(dir, &["verify-history", robot, "--as", "regulator"]);
     assert_eq!(verified["intact"], true);
 
+    // The two registries exchange holds: a theft reported to Germany's
+    // police reaches China's card of the robot abroad.
+    let reported = robotid(
+        dir,
+        &[
+            &de[..],
+            &["record", robot, "reported-stolen", "--as", "police"],
+        ]
+        .concat(),
+    );
+    assert!(reported.status.success(), "{reported:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while json(dir, &["resolve", robot])["stolen"] != true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Germany's theft report did not reach China"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
     // A refusal names its code and reason on stderr, and exits non-zero:
     // a robot abroad cannot be sold here, not even by the regulator (who
     // may record a sale whoever holds the robot; a seller is not its
