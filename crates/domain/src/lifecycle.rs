@@ -1,7 +1,7 @@
 //! The lifecycle of a robot: its status, the holds beside it, its
 //! jurisdiction, and which event each combination accepts.
 //!
-//! The rules of DESIGN.md, plus the choices it leaves open (each marked
+//! The rules (README, *Rules*), plus the choices it leaves open (each marked
 //! "choice" below). A refusal carries a machine-readable reason that the API
 //! returns as `FAILED_PRECONDITION`.
 
@@ -165,7 +165,7 @@ impl EventKind {
 
     /// Events that put or keep a robot in someone's hands or move it across
     /// a border: an open recall stops them. Releasing and deploying are
-    /// choices beyond DESIGN.md (a recalled unit should not newly reach
+    /// choices beyond those rules (a recalled unit should not newly reach
     /// users).
     fn blocked_by_recall(self) -> bool {
         matches!(
@@ -307,7 +307,7 @@ impl RobotState {
         match (self.jurisdiction, event) {
             // Holds cross borders: a recall or a theft report made at home
             // reaches the registry where the robot is, and one made there
-            // is shown at home (DESIGN.md, mutual recognition).
+            // is shown at home (README, *Across the border*).
             (
                 Jurisdiction::Abroad,
                 E::Imported

@@ -51,7 +51,7 @@ impl Holder {
     }
 }
 
-/// One of every role of DESIGN.md, for a registry of `country`, plus the
+/// One of every role (README, *Identity and access*), for a registry of `country`, plus the
 /// three services.
 pub fn standard_holders(country: &str) -> Vec<Holder> {
     vec![

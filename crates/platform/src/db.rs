@@ -2,7 +2,6 @@
 //! PostgreSQL, chosen by the URL, through sqlx's `Any` driver so that one
 //! store serves both.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -129,14 +128,6 @@ impl Database {
         observe_pool(&pool);
         Ok(Self { pool, backend })
     }
-
-    /// Answers once the database does, for health checks.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-    }
 }
 
 /// Connections in use and idle, as the metric
@@ -207,12 +198,5 @@ fn sqlite_url_creating_file(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
-    }
-}
-
-impl FromStr for Backend {
-    type Err = DbError;
-    fn from_str(url: &str) -> Result<Self, Self::Err> {
-        Backend::of_url(url)
     }
 }

@@ -123,11 +123,6 @@ pub enum ServeError {
 }
 
 impl GrpcServer {
-    /// Plaintext with default limits; see [`GrpcServer::bind_with`].
-    pub async fn bind(addr: SocketAddr) -> Result<Self, ServeError> {
-        Self::bind_with(addr, ServeOptions::default()).await
-    }
-
     pub async fn bind_with(addr: SocketAddr, options: ServeOptions) -> Result<Self, ServeError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -28,7 +28,7 @@ pub const IDENTITIES: &[(Option<&str>, &str)] = &[
 ];
 
 /// The tier an identity of `IDENTITIES` reads a robot of the test (CN)
-/// registry in, written out by hand from DESIGN.md: the regulator, this
+/// registry in, written out by hand from the README's *Identity and access*: the regulator, this
 /// country's customs and police are authorities, and so is the holder of
 /// record itself (`holds`: the robot's holder is the identity's
 /// organisation); every other certified role is a participant; without a

@@ -662,7 +662,7 @@ fn assert_fields(robot: &pb::Robot, tier: Tier, who: &str) {
     assert_eq!(robot.tier(), wire_tier(tier), "{who}");
 }
 
-/// The tiers of DESIGN.md (after the EU Battery Passport, Annex XIII),
+/// The tiers (README, *Identity and access*; after the EU Battery Passport, Annex XIII),
 /// field by field, role by role: the card for everyone; the technical
 /// record and history without holders for every certified role; the holder
 /// for the regulator, this country's customs and police, and the holder of
