@@ -27,7 +27,8 @@ CREATE TABLE peer_outbox (
     -- `OK`, or the peer's refusal (code and reason).
     outcome         TEXT
 );
-CREATE INDEX peer_outbox_pending ON peer_outbox (country, id) WHERE delivered_at IS NULL;
+-- What waits, by peer and robot (each robot's oldest goes first).
+CREATE INDEX peer_outbox_pending ON peer_outbox (country, robot_id, id) WHERE delivered_at IS NULL;
 
 -- Clone alarms: a code active where it cannot be (a peer's hold on a
 -- robot recycled here, or on one at home here), raised by this registry

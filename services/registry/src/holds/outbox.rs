@@ -116,11 +116,18 @@ pub struct Pending {
     pub created_at: i64,
 }
 
-/// The oldest holds due for delivery, in the order they were recorded.
+/// The oldest holds due for delivery to the active peers with an
+/// address, in the order they were recorded, each the oldest of its robot
+/// still waiting for that peer (holds of one robot reach a peer in order).
+/// Holds for other countries wait, and hold none of these back.
 pub async fn due(connection: &mut AnyConnection, now: i64) -> Result<Vec<Pending>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, country, robot_id, sequence, origin_recall, attempts, created_at \
-         FROM peer_outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+         FROM peer_outbox AS hold WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+         AND country IN (SELECT country FROM peers WHERE revoked_at IS NULL AND grpc_url <> '') \
+         AND NOT EXISTS (SELECT 1 FROM peer_outbox AS older WHERE older.delivered_at IS NULL \
+         AND older.country = hold.country AND older.robot_id = hold.robot_id \
+         AND older.id < hold.id) \
          ORDER BY id LIMIT $2",
     )
     .bind(now)
@@ -140,24 +147,6 @@ pub async fn due(connection: &mut AnyConnection, now: i64) -> Result<Vec<Pending
             })
         })
         .collect()
-}
-
-/// Whether any hold of `robot` to `country` older than `id` still waits:
-/// holds of one robot reach a peer in the order they were recorded.
-pub async fn waits_behind(
-    connection: &mut AnyConnection,
-    pending: &Pending,
-) -> Result<bool, sqlx::Error> {
-    let older: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM peer_outbox WHERE delivered_at IS NULL AND country = $1 \
-         AND robot_id = $2 AND id < $3 LIMIT 1",
-    )
-    .bind(&pending.country)
-    .bind(&pending.robot_id)
-    .bind(pending.id)
-    .fetch_optional(&mut *connection)
-    .await?;
-    Ok(older.is_some())
 }
 
 /// The peer answered: delivered (`OK`) or refused for good.

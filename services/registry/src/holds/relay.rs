@@ -124,11 +124,6 @@ impl HoldRelay {
     async fn deliver_all(&self, peer: &Peer, holds: Vec<Pending>) -> anyhow::Result<()> {
         let pool = &self.store.database().pool;
         for pending in holds {
-            let mut connection = pool.acquire().await?;
-            if outbox::waits_behind(&mut connection, &pending).await? {
-                continue;
-            }
-            drop(connection);
             let delivery = self.deliver(peer, &pending).await;
             let mut connection = pool.acquire().await?;
             let now = Timestamp::now().as_micros();
