@@ -52,6 +52,10 @@ enum Delivery {
     Answered(String),
     /// Not now: asked again later, with backoff.
     Later(String),
+    /// The peer does not answer, or does not take this registry's holds
+    /// yet: this one is asked again later, and the peer's others wait for
+    /// the next round rather than each waiting out a timeout now.
+    PeerUnavailable(String),
     /// Its event is not in a checkpoint yet: asked again at the next look.
     NotYet,
 }
@@ -127,6 +131,7 @@ impl HoldRelay {
             let delivery = self.deliver(peer, &pending).await;
             let mut connection = pool.acquire().await?;
             let now = Timestamp::now().as_micros();
+            let peer_unavailable = matches!(delivery, Delivery::PeerUnavailable(_));
             match delivery {
                 Delivery::Answered(outcome) => {
                     if outcome != "OK" {
@@ -142,7 +147,7 @@ impl HoldRelay {
                     outbox::postpone(&mut connection, pending.id, pending.attempts, next, "")
                         .await?;
                 }
-                Delivery::Later(why) => {
+                Delivery::Later(why) | Delivery::PeerUnavailable(why) => {
                     tracing::debug!(peer = %peer.country, robot = %pending.robot_id, %why, "a hold waits");
                     let attempts = pending.attempts + 1;
                     let backoff = backoff(attempts);
@@ -154,6 +159,9 @@ impl HoldRelay {
                         &why,
                     )
                     .await?;
+                    if peer_unavailable {
+                        break;
+                    }
                 }
             }
         }
@@ -190,7 +198,7 @@ impl HoldRelay {
         let hold = hold_to_wire(hold_id.clone(), &event, &salt, proof, origin_recall);
         let mut client = match self.client(peer).await {
             Ok(client) => client,
-            Err(error) => return Delivery::Later(format!("{error:#}")),
+            Err(error) => return Delivery::PeerUnavailable(format!("{error:#}")),
         };
         let mut request = tonic::Request::new(hold);
         request.set_timeout(CALL_TIMEOUT);
@@ -226,9 +234,15 @@ impl HoldRelay {
                     Code::FailedPrecondition | Code::InvalidArgument | Code::AlreadyExists => {
                         Delivery::Answered(outcome)
                     }
-                    // Down, slow, not yet aware of this registry as its
-                    // peer, or not yet holding the robot (its import is on
-                    // its way): later.
+                    // Down, slow, or not yet aware of this registry as
+                    // its peer: later, for all of its holds.
+                    Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::PermissionDenied
+                    | Code::Unauthenticated
+                    | Code::ResourceExhausted => Delivery::PeerUnavailable(outcome),
+                    // Not yet holding the robot (its import is on its
+                    // way), or failing on this one: later.
                     _ => Delivery::Later(outcome),
                 }
             }
