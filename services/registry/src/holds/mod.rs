@@ -45,11 +45,6 @@ pub fn crosses_border(kind: EventKind) -> bool {
     )
 }
 
-/// The actor a peer's holds are recorded as.
-pub fn peer_actor(country: &str) -> String {
-    format!("robotid://registry/{country}")
-}
-
 /// Whether an event was recorded for a peer's hold (and so is not sent
 /// back to it).
 pub fn is_from_a_peer(actor: &str) -> bool {
@@ -144,7 +139,7 @@ mod tests {
         assert_eq!(parse_global_recall_name(&name), Some(("CN", "recalls/5")));
         assert_eq!(parse_global_recall_name("registries/CN/recalls/x"), None);
         assert_eq!(parse_global_recall_name("recalls/5"), None);
-        assert!(is_from_a_peer(&peer_actor("DE")));
+        assert!(is_from_a_peer("robotid://registry/DE"));
         assert!(!is_from_a_peer("robotid://police/DE-POL"));
     }
 }

@@ -113,7 +113,6 @@ pub struct Pending {
     pub sequence: i64,
     pub origin_recall: Option<String>,
     pub attempts: i64,
-    pub created_at: i64,
 }
 
 /// The oldest holds due for delivery to the active peers with an
@@ -122,7 +121,7 @@ pub struct Pending {
 /// Holds for other countries wait, and hold none of these back.
 pub async fn due(connection: &mut AnyConnection, now: i64) -> Result<Vec<Pending>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, country, robot_id, sequence, origin_recall, attempts, created_at \
+        "SELECT id, country, robot_id, sequence, origin_recall, attempts \
          FROM peer_outbox AS hold WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
          AND country IN (SELECT country FROM peers WHERE revoked_at IS NULL AND grpc_url <> '') \
          AND NOT EXISTS (SELECT 1 FROM peer_outbox AS older WHERE older.delivered_at IS NULL \
@@ -143,7 +142,6 @@ pub async fn due(connection: &mut AnyConnection, now: i64) -> Result<Vec<Pending
                 sequence: row.try_get("sequence")?,
                 origin_recall: row.try_get("origin_recall")?,
                 attempts: row.try_get("attempts")?,
-                created_at: row.try_get("created_at")?,
             })
         })
         .collect()

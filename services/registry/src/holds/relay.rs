@@ -102,8 +102,8 @@ impl HoldRelay {
         drop(connection);
         let mut by_peer: HashMap<String, Vec<Pending>> = HashMap::new();
         for pending in due {
-            // Holds for a country that is not (or no longer) an active peer
-            // wait until it is one.
+            // `due` took only active peers' holds; one revoked meanwhile
+            // waits.
             if peers.contains_key(&pending.country) {
                 by_peer
                     .entry(pending.country.clone())
